@@ -16,6 +16,7 @@ typedef struct lec_command {
 int lec_cmd_devices(int argc, char **argv);
 int lec_cmd_spectrogram(int argc, char **argv);
 int lec_cmd_bench(int argc, char **argv);
+int lec_cmd_corpus(int argc, char **argv);
 
 /* Helpers shared by commands. */
 /* True if argv contains -h or --help (before a "--"). */

@@ -9,6 +9,8 @@ static const lec_command commands[] = {
     {"spectrogram", "compute the log-filterbank spectrogram of audio (file or live) to PNG/CSV",
      lec_cmd_spectrogram},
     {"bench", "benchmarks: frontend, nn, track, latency", lec_cmd_bench},
+    {"corpus", "build annotated piece bundles from LilyPond sources; check a bundle",
+     lec_cmd_corpus},
 };
 
 static void usage(FILE *out)

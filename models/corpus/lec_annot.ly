@@ -1,0 +1,303 @@
+%% lec_annot.ly -- annotation hooks for the corpus builder (models/corpus).
+%% Loaded with: lilypond -dinclude-settings=/abs/lec_annot.ly --png ... main.ly
+%% with LEC_ANNOT_OUT=/abs/out.tsv in the environment.
+%%
+%% What it does, and why:
+%% 1. Every printed \score gets an index K (0, 1, ... in input order) and every
+%%    NoteEvent of its music a property lec-id = K * 10000000 + n. The id is
+%%    copied into the stream events, into the note-head grobs' `cause', and
+%%    into every unfolded copy of the note: a performed note maps to its
+%%    printed head exactly, with no matching by pitch and time.
+%% 2. The printed score keeps its repeat signs: \unfoldRepeats and
+%%    unfold-repeats are made identities for the source, and the score is
+%%    engraved without its \midi blocks.
+%% 3. For each printed score a MIDI-only twin is added whose music is a deep
+%%    copy with all repeats unfolded (volta, percent, tremolo, segno). Its
+%%    Score context carries a Scheme performer that logs every performed
+%%    note (moment, pitch, duration, id, origin), tempo changes and sustain
+%%    pedal. A \midi block of the printed score (or of a MIDI-only \score
+%%    that follows it, usually the source's \unfoldRepeats one) supplies the
+%%    twin's tempo settings. MIDI-only scores of the source are logged too
+%%    (tag mK) but produce nothing else.
+%% 4. The PS backend's `grob-cause' stencil command is wrapped: it receives the
+%%    page-absolute offset of every grob at output time; we log note heads,
+%%    staff symbols and ties (to flag tied continuation heads).
+%%
+%% Output lines (TAB separated; moments are "num/den" of whole notes, grace
+%% part separate; boxes in page units, origin top-left, y upward):
+%%   PAPER  paper-width paper-height
+%%   NOTE   page sysrank x0 y0 x1 y1 when-main when-grace pitch origin staff-id id durlog
+%%   STAFF  page sysrank x0 y0 x1 y1 staff-id staff-space line-count
+%%   TIE    id-of-right-head
+%%   PERF   tag id main grace pitch duration velocity origin
+%%   TEMPO  tag main grace quarter-bpm
+%%   PEDAL  tag main grace value(127 down / 0 up)
+%%   SCORE  K instrument-names...
+\version "2.24.0"
+
+#(define lec-port #f)
+#(define (lec-out)
+   (if (not lec-port)
+       (let ((fn (or (getenv "LEC_ANNOT_OUT") "lec_annot.tsv")))
+         (set! lec-port (open-file fn "w"))))
+   lec-port)
+
+#(define (lec-mom m)
+   (format #f "~a/~a\t~a/~a"
+           (ly:moment-main-numerator m) (ly:moment-main-denominator m)
+           (ly:moment-grace-numerator m) (ly:moment-grace-denominator m)))
+
+#(define (lec-origin-str o)
+   (if (ly:input-location? o)
+       (let ((l (ly:input-file-line-char-column o)))
+         (format #f "~a:~a:~a" (basename (car l)) (cadr l) (caddr l)))
+       "-"))
+
+#(define (lec-ev-prop ev sym default)
+   (if (ly:stream-event? ev) (ly:event-property ev sym default) default))
+
+#(define (lec-ev-pitch ev)
+   (let ((p (lec-ev-prop ev 'pitch #f)))
+     (if (ly:pitch? p) (+ 60 (ly:pitch-semitones p)) -1)))
+
+#(define (lec-ev-id ev)
+   (let ((i (lec-ev-prop ev 'lec-id #f)))
+     (if (integer? i) i -1)))
+
+%% ---- 1. ids and 2. repeats as printed --------------------------------------
+#(define lec-score-count 0)
+%% Unfold all repeats. Containers may carry a cached 'length from the
+%% printed form (LilyPond sets it on some sequential music), which would end
+%% the unfolded performance after the printed length: drop it so the
+%% length callbacks recompute it. Leaves (notes, skips) keep theirs.
+#(define (lec-real-unfold-fully music)
+   (music-map
+    (lambda (m)
+      (if (and (ly:moment? (ly:music-property m 'length #f))
+               (or (pair? (ly:music-property m 'elements))
+                   (ly:music? (ly:music-property m 'element #f))))
+          (ly:music-set-property! m 'length '()))
+      m)
+    (unfold-repeats-fully music)))
+
+unfoldRepeats =
+#(define-music-function (types music)
+   ((symbol-list-or-symbol? '()) ly:music?)
+   music)
+#(define (unfold-repeats . args) (car (last-pair args)))
+
+#(define (lec-assign-ids! music k)
+   (let ((n 0))
+     (music-map
+      (lambda (m)
+        (if (music-is-of-type? m 'note-event)
+            (begin
+              (ly:music-set-property! m 'lec-id (+ (* k 10000000) n))
+              (set! n (1+ n))))
+        m)
+      music)))
+
+%% ---- 3. the performance recorder -------------------------------------------
+%% Voice-level part: in every context that has a Note_performer (so only
+%% notes that sound are logged), it hears that context's own events.
+#(define (lec-make-voice-recorder tag)
+   (lambda (context)
+     (let ((velocity 0) (port (lec-out)))
+       (define (now) (lec-mom (ly:context-current-moment context)))
+       (make-performer
+        (listeners
+         ((note-event performer ev)
+          (let ((d (ly:event-property ev 'duration #f)))
+            (format port "PERF\t~a\t~a\t~a\t~a\t~a\t~a\t~a\n"
+                    tag (lec-ev-id ev) (now) (lec-ev-pitch ev)
+                    (if (ly:duration? d)
+                        (let ((l (ly:duration-length d)))
+                          (format #f "~a/~a" (ly:moment-main-numerator l)
+                                  (ly:moment-main-denominator l)))
+                        "0/1")
+                    velocity (lec-origin-str (ly:event-property ev 'origin #f)))))
+         ((sustain-event performer ev)
+          (let ((dir (ly:event-property ev 'span-direction 0)))
+            (format port "PEDAL\t~a\t~a\t~a\n" tag (now) (if (eqv? dir START) 127 0))))
+         ((absolute-dynamic-event performer ev)
+          (let* ((txt (ly:event-property ev 'text #f))
+                 (v (and (string? txt) (default-dynamic-absolute-volume txt))))
+            (if (number? v)
+                (set! velocity (max 1 (min 127 (inexact->exact (round (* 127 v))))))))))))))
+
+%% Score-level part: the tempo, sampled at the end of every time step.
+#(define (lec-make-score-recorder tag)
+   (lambda (context)
+     (let ((last-tempo #f) (port (lec-out)))
+       (make-performer
+        ((stop-translation-timestep translator)
+         (let ((t (ly:context-property context 'tempoWholesPerMinute #f)))
+           (if (ly:moment? t)
+               (let ((q (* 4 (/ (ly:moment-main-numerator t) (ly:moment-main-denominator t)))))
+                 (if (not (equal? q last-tempo))
+                     (begin
+                       (set! last-tempo q)
+                       (format port "TEMPO\t~a\t~a\t~a\n" tag
+                               (lec-mom (ly:context-current-moment context))
+                               (exact->inexact q))))))))))))
+
+%% Add both recorders to a (cloned) \midi output def.
+#(define (lec-add-recorders! def tag)
+   (let ((smods (ly:make-context-mod))
+         (vmods (ly:make-context-mod)))
+     (ly:add-context-mod smods (list 'consists (lec-make-score-recorder tag)))
+     (ly:add-context-mod vmods (list 'consists (lec-make-voice-recorder tag)))
+     (module-for-each
+      (lambda (sym var)
+        (if (variable-bound? var)
+            (let ((cdef (variable-ref var)))
+              (if (ly:context-def? cdef)
+                  (let ((consists (ly:context-def-lookup cdef 'consists '())))
+                    (cond
+                     ((memq 'Note_performer consists)
+                      (variable-set! var (ly:context-def-modify cdef vmods)))
+                     ((eq? (ly:context-def-lookup cdef 'context-name) 'Score)
+                      (variable-set! var (ly:context-def-modify cdef smods)))))))))
+      (ly:output-def-scope def))
+     def))
+
+#(define (lec-midi-def-with-recorder base tag)
+   (lec-add-recorders! (ly:output-def-clone base) tag))
+
+%% The twin of the last printed score that had no \midi block of its own:
+%% a MIDI-only score that follows lends it its \midi settings (tempo).
+#(define lec-pending #f) % (perf-score . k) or #f
+
+#(define (lec-instrument-names music)
+   (let ((names '()))
+     (music-map
+      (lambda (m)
+        (if (and (music-is-of-type? m 'property-set)
+                 (eq? (ly:music-property m 'symbol) 'midiInstrument))
+            (let ((v (ly:music-property m 'value)))
+              (if (string? v) (set! names (cons v names)))))
+        m)
+      (ly:music-deep-copy music))
+     (reverse names)))
+
+#(define (lec-handle-score score add!)
+   (if (not (ly:score? score))
+       (add! score)
+       (let* ((defs (ly:score-output-defs score))
+              (layouts (filter (lambda (d) (eq? (ly:output-def-lookup d 'output-def-kind #f) 'layout)) defs))
+              (midis (filter (lambda (d) (eq? (ly:output-def-lookup d 'output-def-kind #f) 'midi)) defs))
+              (music (ly:score-music score)))
+         (if (or (pair? layouts) (null? midis))
+             ;; a printed score: engrave as written, plus an unfolded twin
+             (let* ((k lec-score-count)
+                    (printed (if (null? midis) score (ly:make-score music))))
+               (set! lec-score-count (1+ k))
+               (lec-assign-ids! music k)
+               (if (not (eq? printed score))
+                   (begin
+                     (for-each (lambda (d) (ly:score-add-output-def! printed d)) layouts)
+                     (let ((h (ly:score-header score)))
+                       (if (module? h) (ly:score-set-header! printed h)))))
+               (format (lec-out) "SCORE\t~a\t~a\n" k
+                       (string-join (lec-instrument-names music) "\t"))
+               (let ((twin (ly:make-score (lec-real-unfold-fully (ly:music-deep-copy music)))))
+                 (ly:score-add-output-def!
+                  twin (lec-midi-def-with-recorder
+                        (if (pair? midis) (car midis) (ly:parser-lookup '$defaultmidi))
+                        k))
+                 (set! lec-pending (if (pair? midis) #f (cons twin k)))
+                 (add! printed)
+                 (add! twin)))
+             ;; a MIDI-only score of the source
+             (let ((k (if lec-pending (cdr lec-pending) (- lec-score-count 1))))
+               (if lec-pending
+                   (let* ((twin (car lec-pending))
+                          (tdef (car (ly:score-output-defs twin))))
+                     ;; copy its \midi settings (context defs incl. tempo) into the twin
+                     (module-for-each
+                      (lambda (sym var)
+                        (if (variable-bound? var)
+                            (ly:output-def-set-variable! tdef sym (variable-ref var))))
+                      (ly:output-def-scope (car midis)))
+                     (lec-add-recorders! tdef k)
+                     (set! lec-pending #f)))
+               (if (>= k 0)
+                   (let ((m (ly:make-score (lec-real-unfold-fully music))))
+                     (ly:score-add-output-def!
+                      m (lec-midi-def-with-recorder (car midis)
+                                                    (format #f "m~a" k)))
+                     (add! m)))))))
+   ;; handlers return value is ignored
+   #t)
+
+#(define toplevel-score-handler
+   (lambda (score) (lec-handle-score score collect-scores-for-book)))
+#(define toplevel-music-handler
+   (lambda (music)
+     (collect-music-aux (lambda (s) (lec-handle-score s collect-scores-for-book)) music)))
+#(define book-score-handler
+   (lambda (book score) (lec-handle-score score (lambda (s) (ly:book-add-score! book s)))))
+#(define bookpart-score-handler
+   (lambda (book score) (lec-handle-score score (lambda (s) (ly:book-add-score! book s)))))
+#(define book-music-handler
+   (lambda (book music)
+     (collect-music-aux (lambda (s) (lec-handle-score s (lambda (x) (ly:book-add-score! book x))))
+                        music)))
+#(define bookpart-music-handler book-music-handler)
+
+%% ---- 4. page-absolute boxes of heads, staves, ties -------------------------
+#(define (lec-sysinfo grob)
+   (let ((sys (ly:grob-system grob)))
+     (if (ly:grob? sys)
+         (format #f "~a\t~a"
+                 (ly:grob-property sys 'page-number -1)
+                 (ly:grob-property sys 'rank-on-page -1))
+         "-1\t-1")))
+
+#(define (lec-box offset grob)
+   (let ((x (ly:grob-extent grob grob X))
+         (y (ly:grob-extent grob grob Y)))
+     (format #f "~,4f\t~,4f\t~,4f\t~,4f"
+             (+ (car offset) (car x)) (+ (cdr offset) (car y))
+             (+ (car offset) (cdr x)) (+ (cdr offset) (cdr y)))))
+
+#(define lec-paper-done #f)
+#(define (lec-record offset grob)
+   (let ((port (lec-out)))
+     (if (not lec-paper-done)
+         (let ((lay (ly:grob-layout grob)))
+           (set! lec-paper-done #t)
+           (format port "PAPER\t~a\t~a\n"
+                   (ly:output-def-lookup lay 'paper-width)
+                   (ly:output-def-lookup lay 'paper-height))))
+     (cond
+      ((grob::has-interface grob 'note-head-interface)
+       (let ((ev (ly:grob-property grob 'cause))
+             (staff (ly:grob-object grob 'staff-symbol)))
+         (format port "NOTE\t~a\t~a\t~a\t~a\t~a\t~a\t~a\t~a\n"
+                 (lec-sysinfo grob) (lec-box offset grob)
+                 (lec-mom (ly:grob-property (ly:item-get-column grob) 'when))
+                 (lec-ev-pitch ev) (lec-origin-str (lec-ev-prop ev 'origin #f))
+                 (if (ly:grob? staff) (object-address staff) 0)
+                 (lec-ev-id ev)
+                 (ly:grob-property grob 'duration-log 2))))
+      ((grob::has-interface grob 'staff-symbol-interface)
+       (format port "STAFF\t~a\t~a\t~a\t~a\t~a\n" (lec-sysinfo grob)
+               (lec-box offset grob) (object-address grob)
+               (ly:staff-symbol-staff-space grob)
+               (ly:grob-property grob (quote line-count) 5)))
+      ;; Tie spanners only: a RepeatTie (an item) is re-struck in MIDI too
+      ((and (ly:spanner? grob) (grob::has-interface grob 'tie-interface))
+       (let ((r (ly:spanner-bound grob RIGHT)))
+         (if (grob::has-interface r 'note-head-interface)
+             (format port "TIE\t~a\n" (lec-ev-id (ly:grob-property r 'cause)))))))))
+
+#(if (not (defined? 'lec-installed))
+     (let* ((m (resolve-module '(lily output-ps)))
+            (alist (module-ref m 'stencil-dispatch-alist))
+            (entry (assq 'grob-cause alist))
+            (orig (cdr entry)))
+       (set-cdr! entry (lambda (offset grob)
+                         (if (ly:grob? grob) (lec-record offset grob))
+                         (orig offset grob)))
+       (ly:parser-define! 'lec-installed #t)))
