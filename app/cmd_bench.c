@@ -13,6 +13,10 @@
 static const lec_command benches[] = {
     {"frontend", "streaming spectrogram: cost per frame vs a bare FFTW r2c, real-time factor",
      lec_bench_frontend},
+    {"nn", "network: inference ms per window, training samples/s vs sgemm roofline and PyTorch",
+     lec_bench_nn},
+    {"track", "whole follower (spectrogram + network + tracker): real-time factor vs network-only",
+     lec_bench_track},
 };
 #define N_BENCHES (sizeof benches / sizeof benches[0])
 

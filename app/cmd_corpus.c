@@ -85,6 +85,8 @@ static int cmd_build(int argc, char **argv)
         } else if (strcmp(a, "-j") == 0) {
             NEED();
             jobs = atoi(v);
+        } else if (strncmp(a, "-j", 2) == 0 && a[2]) {
+            jobs = atoi(a + 2);
         } else if (strcmp(a, "--soundfont") == 0) {
             NEED();
             if (n_sf < 32)

@@ -2,6 +2,7 @@
  * replayed in real time) or live input through lec_source and the streaming
  * lec_spec, summarised on stdout and optionally written as CSV and PNG. */
 #include <cairo.h>
+#include <fontconfig/fontconfig.h>
 #include <math.h>
 #include <signal.h>
 #include <stdio.h>
@@ -224,10 +225,17 @@ static int write_png(const char *path, const float *frames, size_t n_frames, int
     if (lec_atomic_open(&af, path, &err) != LEC_OK) {
         fprintf(stderr, "lectern spectrogram: %s\n", err.msg);
         cairo_surface_destroy(surf);
+        cairo_debug_reset_static_data();
+        FcFini();
         return 1;
     }
     cairo_status_t cs = cairo_surface_write_to_png_stream(surf, png_write, af.fp);
     cairo_surface_destroy(surf);
+    /* Drop cairo's font caches, then fontconfig's (all cairo objects are
+     * gone by now): they live until exit anyway, but a leak checker would
+     * report them on every run. */
+    cairo_debug_reset_static_data();
+    FcFini();
     if (cs != CAIRO_STATUS_SUCCESS) {
         lec_atomic_abort(&af);
         fprintf(stderr, "lectern spectrogram: %s: cannot write PNG: %s\n", path,

@@ -17,6 +17,10 @@ int lec_cmd_devices(int argc, char **argv);
 int lec_cmd_spectrogram(int argc, char **argv);
 int lec_cmd_bench(int argc, char **argv);
 int lec_cmd_corpus(int argc, char **argv);
+int lec_cmd_eval(int argc, char **argv);
+int lec_cmd_train(int argc, char **argv);
+int lec_cmd_import(int argc, char **argv);
+int lec_cmd_show(int argc, char **argv);
 
 /* Helpers shared by commands. */
 /* True if argv contains -h or --help (before a "--"). */

@@ -11,6 +11,13 @@ static const lec_command commands[] = {
     {"bench", "benchmarks: frontend, nn, track, latency", lec_cmd_bench},
     {"corpus", "build annotated piece bundles from LilyPond sources; check a bundle",
      lec_cmd_corpus},
+    {"eval", "follow renderings of piece bundles causally; EVALUATION.md figures, plots, jump tests",
+     lec_cmd_eval},
+    {"train", "train the network on piece bundles; checkpoints, --resume", lec_cmd_train},
+    {"import", "make a score (PDF or page images) followable: pages + staff systems; --evaluate",
+     lec_cmd_import},
+    {"show", "show a bundle's pages with a rendering's true position (window or headless video)",
+     lec_cmd_show},
 };
 
 static void usage(FILE *out)

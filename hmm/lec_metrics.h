@@ -70,7 +70,8 @@ extern const double lec_metrics_bounds_s[LEC_METRICS_N_BOUNDS];
  * performance). */
 typedef struct lec_gt_note {
     double onset_s; /* performance onset time in the audio, s */
-    float x_px;     /* strip x of the note head (left edge), px */
+    float x_px;     /* strip x of the note head, px (one reference point for all
+                       heads; lec_unroll_event_x uses the head's x-centre) */
 } lec_gt_note;
 
 typedef struct lec_onset_event {

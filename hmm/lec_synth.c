@@ -23,6 +23,7 @@ void lec_synth_config_default(lec_synth_config *c)
     c->noise = 0.3f;
     c->p_confuse = 0.01f;
     c->confuse_frames = 6;
+    c->flat_outside = 0;
     c->seed = 1;
 }
 
@@ -124,6 +125,9 @@ void lec_synth_softmax(lec_synth *s, float x0, float x_true, int playing, float 
         add_bump(s, p, relc, signal);
     } else if (inside) {
         add_bump(s, p, rel, signal);
+    } else if (s->cfg.flat_outside) { /* not in the window: noise only */
+        for (int b = 0; b < B; b++)
+            p[b] += signal / (float)B;
     } else { /* not in the window: a confident peak somewhere anyway */
         add_bump(s, p, (float)B * lec_synth_uniform(s), signal);
     }

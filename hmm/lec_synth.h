@@ -9,8 +9,8 @@
  * The "network": for a window [x0, x0 + win_w) it returns a soft-max over
  * n_buckets: a Gaussian bump (peak_sigma_buckets) on the true bucket plus
  * Dirichlet-like noise when the truth is in the window; when it is not, a
- * confident peak on a random bucket (the worst case: a network that never says
- * "not here"); during a confusion episode (started with probability
+ * confident peak on a random bucket (a network that never says "not here") or,
+ * with flat_outside, noise only; during a confusion episode (started with probability
  * p_confuse per frame, confuse_frames long) a second, stronger peak at a wrong
  * place near the truth; during silence, noise only.
  *
@@ -34,6 +34,9 @@ typedef struct lec_synth_config {
     float noise;               /* 0.3: share of the mass spread as noise */
     float p_confuse;           /* 0.01 per frame */
     int confuse_frames;        /* 6 */
+    int flat_outside;          /* 1: a window without the truth gets noise only
+                                  (a network that can say "not here"); 0: a
+                                  confident peak at a random bucket (default) */
     uint32_t seed;             /* 1 */
 } lec_synth_config;
 

@@ -4,6 +4,8 @@
  * to every cell) plus O(cells under the evaluated windows) for observations. */
 #include "lec_tracker.h"
 
+#include "lec_metrics.h"
+
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -33,6 +35,7 @@ struct lec_tracker {
     float d_lo, d_hi;    /* px/frame: range of the local displacement (with slack) */
     int nb, nf;          /* kernel taps back / forward (cells) */
     float *kern;         /* (nb + nf + 1), index j + nb */
+    float *kern_scaled;  /* (nb + nf + 1) kern * (1 - p_jump) */
     float *alpha, *tmp;  /* (N) posterior, scratch */
     float *lik;          /* (B) */
     int start_c0, start_c1;
@@ -53,7 +56,7 @@ struct lec_tracker {
     int map_c, second_c;
     float x, conf;
     int mode, bad_frames, good_frames, lost_after_frames;
-    float agree_s;
+    float agree_s, evid_s; /* smoothed agreement and evidence of the main window */
 
     /* tempo */
     float *hist_t, *hist_x; /* (hist_cap) ring of (active time s, x px) */
@@ -102,6 +105,7 @@ void lec_tracker_config_default(lec_tracker_config *c)
     c->lost_after_s = 0.4f;
     c->conf_found = 0.5f;
     c->agree_found = -0.7f;
+    c->evidence_lost = 0.1f;
 }
 
 static int finite_pos(float v) { return isfinite(v) && v > 0; }
@@ -205,6 +209,7 @@ static lec_status check_config(const lec_tracker_config *c, lec_error *err)
                              "tracker: %d scan windows (1..1024) / %d probe windows (0..1024) per frame",
                              c->scan_windows_per_frame, c->probe_windows_per_frame);
     if (!finite_pos(c->conf_radius_ss) || !isfinite(c->agree_lost) || !isfinite(c->agree_found) ||
+        !isfinite(c->evidence_lost) ||
         !isfinite(c->conf_found) || c->conf_found > 1 || !isfinite(c->lost_after_s) ||
         c->lost_after_s < 0)
         return lec_error_set(err, LEC_EINVAL, "tracker: lost/found thresholds are not sensible");
@@ -276,21 +281,11 @@ static int probe_offset(const lec_tracker *t, int k)
     return (k % 2) ? -m : m;
 }
 
+/* the same rule as the metrics: containing system, else the nearest */
 static int system_of(const lec_tracker *t, float x)
 {
-    int lo = 0, hi = t->ns - 1;
-    if (x < t->sys_start[0])
-        return 0;
-    while (lo < hi) {
-        int mid = (lo + hi + 1) / 2;
-        if (t->sys_start[mid] <= x)
-            lo = mid;
-        else
-            hi = mid - 1;
-    }
-    if (x < t->sys_end[lo] || lo == t->ns - 1)
-        return lo;
-    return (t->sys_start[lo + 1] - x) < (x - t->sys_end[lo]) ? lo + 1 : lo;
+    lec_strip_geom g = {t->ns, t->sys_start, t->sys_end, t->ss};
+    return lec_strip_system_of(&g, x);
 }
 
 static float cell_x(const lec_tracker *t, int c) { return ((float)c + 0.5f) * t->cell; }
@@ -436,6 +431,7 @@ lec_tracker *lec_tracker_create(const lec_tracker_config *cfg, lec_error *err)
     t->sys_end = malloc(ns * sizeof *t->sys_end);
     t->sys_page = malloc(ns * sizeof *t->sys_page);
     t->kern = malloc((size_t)(t->nb + t->nf + 1) * sizeof *t->kern);
+    t->kern_scaled = malloc((size_t)(t->nb + t->nf + 1) * sizeof *t->kern_scaled);
     t->alpha = malloc(N * sizeof *t->alpha);
     t->tmp = malloc(N * sizeof *t->tmp);
     t->lik = malloc((size_t)t->B * sizeof *t->lik);
@@ -443,8 +439,8 @@ lec_tracker *lec_tracker_create(const lec_tracker_config *cfg, lec_error *err)
     t->win_kind = malloc((size_t)t->max_win * sizeof *t->win_kind);
     t->hist_t = malloc((size_t)t->hist_cap * sizeof *t->hist_t);
     t->hist_x = malloc((size_t)t->hist_cap * sizeof *t->hist_x);
-    if (!t->sys_start || !t->sys_end || !t->sys_page || !t->kern || !t->alpha || !t->tmp ||
-        !t->lik || !t->win_x0 || !t->win_kind || !t->hist_t || !t->hist_x) {
+    if (!t->sys_start || !t->sys_end || !t->sys_page || !t->kern || !t->kern_scaled ||
+        !t->alpha || !t->tmp || !t->lik || !t->win_x0 || !t->win_kind || !t->hist_t || !t->hist_x) {
         lec_error_set(err, LEC_ENOMEM, "tracker: out of memory for %d cells", t->N);
         lec_tracker_destroy(t);
         return NULL;
@@ -486,6 +482,7 @@ void lec_tracker_destroy(lec_tracker *t)
     free(t->sys_end);
     free(t->sys_page);
     free(t->kern);
+    free(t->kern_scaled);
     free(t->alpha);
     free(t->tmp);
     free(t->lik);
@@ -505,6 +502,7 @@ void lec_tracker_reset(lec_tracker *t)
     t->mode = MODE_SEARCH;
     t->bad_frames = t->good_frames = 0;
     t->agree_s = 0;
+    t->evid_s = 0;
     t->have_v = 0;
     t->v_est = sqrtf(t->v_lo * t->v_hi);
     t->active_t = 0;
@@ -544,6 +542,7 @@ void lec_tracker_set_position(lec_tracker *t, float x_px)
     t->mode = MODE_TRACK;
     t->bad_frames = t->good_frames = 0;
     t->agree_s = t->cfg.agree_found;
+    t->evid_s = 2 * t->cfg.evidence_lost; /* a click is trusted for lost_after_s */
     t->second_c = -1;
     t->planned = 0;
     hist_clear(t);
@@ -683,44 +682,53 @@ static void build_kernel(lec_tracker *t, float a)
     }
 }
 
-/* tmp = alpha convolved with the kernel; mass beyond the ends stays at the ends */
+/* tmp = (1 - pj) * (alpha convolved with the kernel) + pj / N. Mass that would
+ * move past either end of the strip is dropped (the normalisation after the
+ * observation restores the total): keeping it at the last cell would let the
+ * background mass that flows forward pile up there into a false mode. One pass
+ * over the cells (a gather over the ~10 taps per cell) so that the whole strip
+ * is read and written once. */
 static void predict(lec_tracker *t, float pj)
 {
-    int N = t->N, nb = t->nb, nf = t->nf;
+    int N = t->N, nb = t->nb, nf = t->nf, K = nb + nf + 1;
     const float *a = t->alpha;
     float *o = t->tmp;
-    memset(o, 0, (size_t)N * sizeof *o);
-    for (int j = -nb; j <= nf; j++) {
-        float w = t->kern[j + nb];
-        if (w == 0)
-            continue;
-        /* o[c] += w * a[c - j] for c - j in [0, N) */
-        int c0 = j > 0 ? j : 0, c1 = j < 0 ? N + j : N;
-        for (int c = c0; c < c1; c++)
-            o[c] += w * a[c - j];
-        /* overflow: cells i with i + j outside [0, N) */
-        if (j > 0) {
-            double s = 0;
-            for (int i = N - j; i < N; i++)
-                if (i >= 0)
-                    s += a[i];
-            o[N - 1] += (float)(w * s);
-        } else if (j < 0) {
-            double s = 0;
-            for (int i = 0; i < -j && i < N; i++)
-                s += a[i];
-            o[0] += (float)(w * s);
-        }
-    }
-    /* uniform jump: one constant for every cell */
     float keep = 1.0f - pj, add = pj / (float)N;
-    for (int c = 0; c < N; c++)
-        o[c] = keep * o[c] + add;
+    float *kk = t->kern_scaled; /* (K) */
+    for (int q = 0; q < K; q++)
+        kk[q] = keep * t->kern[q];
+    /* o[c] = sum_j k[j] a[c - j], j = q - nb in [-nb, nf] */
+    int lo = nf < N ? nf : N, hi = N - nb > lo ? N - nb : lo;
+    for (int c = 0; c < lo; c++) {
+        float acc = add;
+        for (int q = 0; q < K; q++) {
+            int i = c + nb - q;
+            if (i >= 0 && i < N)
+                acc += kk[q] * a[i];
+        }
+        o[c] = acc;
+    }
+    for (int c = lo; c < hi; c++) {
+        const float *ac = a + c + nb; /* ac[-q] = a[c - (q - nb)] */
+        float acc = add;
+        for (int q = 0; q < K; q++)
+            acc += kk[q] * ac[-q];
+        o[c] = acc;
+    }
+    for (int c = hi; c < N; c++) {
+        float acc = add;
+        for (int q = 0; q < K; q++) {
+            int i = c + nb - q;
+            if (i >= 0 && i < N)
+                acc += kk[q] * a[i];
+        }
+        o[c] = acc;
+    }
 }
 
 /* Multiply window i's likelihood into tmp. Returns 0 if the row was unusable,
- * else 1, and (for the main window) the log evidence ratio in *g. */
-static int observe(lec_tracker *t, const float *p, float x0, float e, float *g)
+ * else 1, and (for the main window) the agreement *g and the evidence *ev. */
+static int observe(lec_tracker *t, const float *p, float x0, float e, float *g, float *ev)
 {
     int B = t->B;
     double sum = 0;
@@ -765,6 +773,10 @@ static int observe(lec_tracker *t, const float *p, float x0, float e, float *g)
      * the network is, unlike the raw evidence. */
     if (g)
         *g = before > 1e-30 ? (float)log(after / before / lmax + 1e-30) : 0.0f;
+    /* evidence: the same likelihood relative to a flat output (0 for a flat
+     * output, > 0 when the network confirms the belief) */
+    if (ev)
+        *ev = before > 1e-30 ? (float)log(after / before + 1e-30) : 0.0f;
     return 1;
 }
 
@@ -819,9 +831,8 @@ lec_status lec_tracker_update(lec_tracker *t, const float *probs, int n, float a
                              t->planned ? t->n_win : 0);
     if (n > 0 && !probs)
         return lec_error_set(err, LEC_EINVAL, "tracker update: NULL probabilities");
+    /* negative, NaN or inf: unknown -> playing */
     float a = (activity < 0 || !isfinite(activity)) ? 1.0f : clampf(activity, 0, 1);
-    if (isnan(activity))
-        a = 1.0f;
 
     /* consume the scan/probe windows that were evaluated (in silence their
      * observations are ignored, so they are offered again later) */
@@ -837,16 +848,18 @@ lec_status lec_tracker_update(lec_tracker *t, const float *probs, int n, float a
     predict(t, pj);
 
     int used = 0;
-    float g = 0;
+    float g = 0, ev = 0;
     int have_g = 0;
     if (a > 0) {
         float e = t->cfg.obs_weight * a;
         for (int i = 0; i < n; i++) {
-            float gi = 0;
-            int ok = observe(t, probs + (size_t)i * t->B, t->win_x0[i], e, i == 0 ? &gi : NULL);
+            float gi = 0, evi = 0;
+            int ok = observe(t, probs + (size_t)i * t->B, t->win_x0[i], e, i == 0 ? &gi : NULL,
+                             i == 0 ? &evi : NULL);
             used += ok;
             if (i == 0 && ok) {
                 g = gi;
+                ev = evi;
                 have_g = 1;
             }
         }
@@ -873,9 +886,11 @@ lec_status lec_tracker_update(lec_tracker *t, const float *probs, int n, float a
         if (have_g) {
             float k = 1.0f - expf(-t->dt / AGREE_TAU_S);
             t->agree_s += k * (g - t->agree_s);
+            t->evid_s += k * (ev - t->evid_s);
         }
         if (t->mode == MODE_TRACK) {
-            int bad = t->conf < t->cfg.conf_lost || t->agree_s < t->cfg.agree_lost;
+            int bad = t->conf < t->cfg.conf_lost || t->agree_s < t->cfg.agree_lost ||
+                      t->evid_s < t->cfg.evidence_lost;
             t->bad_frames = bad ? t->bad_frames + 1 : 0;
             if (t->bad_frames >= t->lost_after_frames) {
                 t->mode = MODE_SEARCH;
@@ -885,7 +900,8 @@ lec_status lec_tracker_update(lec_tracker *t, const float *probs, int n, float a
                 scan_restart(&t->scan, t->scan_centre);
             }
         } else {
-            int good = t->conf >= t->cfg.conf_found && t->agree_s >= t->cfg.agree_found;
+            int good = t->conf >= t->cfg.conf_found && t->agree_s >= t->cfg.agree_found &&
+                       t->evid_s >= t->cfg.evidence_lost;
             t->good_frames = good ? t->good_frames + 1 : 0;
             if (t->good_frames >= FOUND_FRAMES) {
                 t->mode = MODE_TRACK;

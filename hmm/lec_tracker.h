@@ -73,7 +73,8 @@ typedef struct lec_tracker_config {
     /* --- start --- */
     float start_x0_px, start_x1_px; /* start region; if start_x1 <= start_x0: the
                                        systems of the first system's page (all
-                                       systems when sys_page is NULL) */
+                                       systems when sys_page is NULL). "Anywhere"
+                                       (--start): 0 and strip_w_px. */
     /* --- windows --- */
     float win_lead;           /* where the belief sits in the main window (0.35) */
     float scan_stride_px;     /* spacing of scan windows; 0 -> win_w / 2 */
@@ -89,6 +90,10 @@ typedef struct lec_tracker_config {
     float agree_found;        /* ... and the smoothed agreement >= this (-0.7); agreement =
                                  log(likelihood of the belief under the main window /
                                  likelihood of that window's best bucket), <= 0 */
+    float evidence_lost;      /* lost also when the smoothed evidence (log likelihood of
+                                 the belief under the main window relative to a flat
+                                 output) stays below this: the network no longer
+                                 confirms the belief (0.1); found needs it >= this */
 } lec_tracker_config;
 
 void lec_tracker_config_default(lec_tracker_config *cfg); /* geometry left empty */
@@ -134,6 +139,9 @@ int lec_tracker_windows(lec_tracker *t, float *x0_out, int max);
 lec_status lec_tracker_update(lec_tracker *t, const float *probs, int n, float activity,
                               lec_track_state *out, lec_error *err);
 
+/* reset, set_position and relocalise discard the windows planned by
+ * lec_tracker_windows: call it again before the next update with observations. */
+
 /* The user clicked/nudged: belief concentrated at x (spread +-1 staff space),
  * tracking, tempo estimate kept. */
 void lec_tracker_set_position(lec_tracker *t, float x_px);
@@ -148,12 +156,14 @@ const float *lec_tracker_posterior(const lec_tracker *t, float *cell_px);
  * floor_db + range_db, linear in between. */
 float lec_tracker_activity_from_db(float level_db, float floor_db, float range_db);
 
-/* Micro-benchmark: a synthetic strip of strip_w_px (staff space 10 px, systems
- * of 1500 px, 40 buckets, 20 fps, win 400 px) followed for n_frames frames of a
- * synthetic performance with noisy soft-max observations; times each
- * windows+update call, as wall-clock time (what real time sees, including
- * preemption by other processes) and as this thread's CPU time (the cost of
- * the code itself). Not for the real-time path (allocates). */
+/* Micro-benchmark: a synthetic strip of strip_w_px at staff_space_px (the
+ * unrolled strip's default is 5 px; systems of 110 staff spaces, window of 60
+ * staff spaces in 40 buckets, 20 fps, nominal speed 10 staff spaces/s) followed
+ * for n_frames frames of a synthetic performance with noisy soft-max
+ * observations (lec_synth); times each windows+update call, as wall-clock time
+ * (what real time sees, including preemption by other processes) and as this
+ * thread's CPU time (the cost of the code itself). Not for the real-time path
+ * (allocates). */
 typedef struct lec_tracker_bench_result {
     int n_frames, n_cells;
     double median_ms, p99_ms, max_ms, mean_ms;         /* wall clock */
@@ -161,7 +171,7 @@ typedef struct lec_tracker_bench_result {
     double mean_windows;      /* windows asked per frame */
     double median_abs_err_px; /* tracking error of the synthetic run (sanity) */
 } lec_tracker_bench_result;
-lec_status lec_tracker_bench(float strip_w_px, int n_frames, lec_tracker_bench_result *res,
-                             lec_error *err);
+lec_status lec_tracker_bench(float strip_w_px, float staff_space_px, int n_frames,
+                             lec_tracker_bench_result *res, lec_error *err);
 
 #endif

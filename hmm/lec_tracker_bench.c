@@ -19,17 +19,19 @@ static double thread_cpu_s(void)
     return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
 }
 
-lec_status lec_tracker_bench(float strip_w_px, int n_frames, lec_tracker_bench_result *res,
-                             lec_error *err)
+lec_status lec_tracker_bench(float strip_w_px, float ss, int n_frames,
+                             lec_tracker_bench_result *res, lec_error *err)
 {
     if (!res)
         return lec_error_set(err, LEC_EINVAL, "tracker bench: NULL result");
     memset(res, 0, sizeof *res);
-    if (!(strip_w_px >= 2000) || !(strip_w_px <= 1e7f) || n_frames < 1 || n_frames > 10000000)
+    if (!(ss >= 1 && ss <= 100) || !(strip_w_px >= 200 * ss) || !(strip_w_px <= 1e7f) ||
+        n_frames < 1 || n_frames > 10000000)
         return lec_error_set(err, LEC_EINVAL,
-                             "tracker bench: strip %g px (2000..1e7) / %d frames (1..1e7)",
-                             (double)strip_w_px, n_frames);
-    const float sys_w = 1500;
+                             "tracker bench: staff space %g px (1..100), strip %g px (200 staff "
+                             "spaces..1e7), %d frames (1..1e7)",
+                             (double)ss, (double)strip_w_px, n_frames);
+    const float sys_w = 110 * ss;
     int ns = (int)ceilf(strip_w_px / sys_w);
     float *s0 = malloc((size_t)ns * sizeof *s0), *s1 = malloc((size_t)ns * sizeof *s1);
     double *ms = malloc((size_t)n_frames * sizeof *ms);
@@ -53,8 +55,9 @@ lec_status lec_tracker_bench(float strip_w_px, int n_frames, lec_tracker_bench_r
     cfg.n_systems = ns;
     cfg.sys_start_px = s0;
     cfg.sys_end_px = s1;
-    cfg.staff_space_px = 10;
-    cfg.nominal_speed_px_s = 100;
+    cfg.staff_space_px = ss;
+    cfg.win_w_px = floorf(60 * ss);
+    cfg.nominal_speed_px_s = 10 * ss;
     t = lec_tracker_create(&cfg, err);
     if (!t) {
         st = err ? err->code : LEC_EINVAL;
@@ -64,6 +67,7 @@ lec_status lec_tracker_bench(float strip_w_px, int n_frames, lec_tracker_bench_r
     lec_synth_config_default(&sc);
     sc.win_w_px = cfg.win_w_px;
     sc.n_buckets = cfg.n_buckets;
+    sc.nominal_speed_px_s = cfg.nominal_speed_px_s;
     sy = lec_synth_create(&sc, err);
     int maxw = lec_tracker_max_windows(t), B = lec_tracker_n_buckets(t);
     x0 = malloc((size_t)maxw * sizeof *x0);
@@ -75,12 +79,12 @@ lec_status lec_tracker_bench(float strip_w_px, int n_frames, lec_tracker_bench_r
     }
     /* the performance starts at the first system and wraps around at the end,
      * which also exercises the jump/relocalisation path */
-    float x = 50;
+    float x = 5 * ss;
     double nwin = 0;
     for (int f = 0; f < n_frames; f++) {
         x = lec_synth_step(sy, x, 1.0f);
         if (x >= strip_w_px - 1)
-            x = 50;
+            x = 5 * ss;
         lec_synth_frame(sy, x);
         double c0 = thread_cpu_s(), t0 = lec_now_s();
         int n = lec_tracker_windows(t, x0, maxw);

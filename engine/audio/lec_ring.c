@@ -5,6 +5,13 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* The callback must never take a hidden lock: insist on native atomics. */
+#if ATOMIC_LONG_LOCK_FREE != 2 || ATOMIC_LLONG_LOCK_FREE != 2
+#error "lec_ring needs lock-free atomic size_t / uint64 on this platform"
+#endif
+_Static_assert(sizeof(size_t) == sizeof(long) || sizeof(size_t) == sizeof(long long),
+               "size_t must be long or long long for the lock-free check above");
+
 /* The two positions live on separate cache lines so that the producer and the
  * consumer do not invalidate each other's line on every update. */
 #define LEC_CACHELINE 64

@@ -1,6 +1,7 @@
 #include "lec_model.h"
 
 #include <math.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -14,25 +15,27 @@
 
 /* ------------------------------------------------------------------ crc32 */
 
+static uint32_t crc_table[256];
+static pthread_once_t crc_once = PTHREAD_ONCE_INIT;
+
+static void crc_init(void)
+{
+    for (uint32_t i = 0; i < 256; i++) {
+        uint32_t c = i;
+        for (int k = 0; k < 8; k++)
+            c = (c & 1) ? 0xedb88320u ^ (c >> 1) : c >> 1;
+        crc_table[i] = c;
+    }
+}
+
 uint32_t lec_crc32(uint32_t crc, const void *data, size_t n)
 {
-    /* reflected CRC-32 (IEEE 802.3, as zlib), table built on first use; the
-     * table is a pure function so concurrent first calls write equal bytes */
-    static uint32_t table[256];
-    static volatile int ready = 0;
-    if (!ready) {
-        for (uint32_t i = 0; i < 256; i++) {
-            uint32_t c = i;
-            for (int k = 0; k < 8; k++)
-                c = (c & 1) ? 0xedb88320u ^ (c >> 1) : c >> 1;
-            table[i] = c;
-        }
-        ready = 1;
-    }
+    /* reflected CRC-32 (IEEE 802.3, the one zlib.crc32 computes) */
+    pthread_once(&crc_once, crc_init);
     const unsigned char *p = data;
     crc = ~crc;
     for (size_t i = 0; i < n; i++)
-        crc = table[(crc ^ p[i]) & 0xff] ^ (crc >> 8);
+        crc = crc_table[(crc ^ p[i]) & 0xff] ^ (crc >> 8);
     return ~crc;
 }
 
@@ -682,7 +685,7 @@ void lec_model_info_default(lec_model_info *info)
     info->bands_per_octave = 12;
     lec_nn_arch a;
     lec_nn_arch_default(&a);
-    info->staff_space_px = 4.0;
+    info->staff_space_px = 5.0; /* engine/piece lec_unroll default */
     info->window_width_px = a.score_w;
     info->window_height_px = a.score_h;
     info->buckets = a.n_out;

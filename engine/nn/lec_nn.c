@@ -49,7 +49,7 @@ typedef struct opbuf {
 
 struct lec_nn_ctx {
     const lec_nn_net *net;
-    int max_n, training, last_n;
+    int max_n, training, last_n, last_train;
     int want_input_grad;
     float *mem;
     opbuf *b;
@@ -64,13 +64,14 @@ struct lec_nn_ctx {
 
 void lec_nn_arch_default(lec_nn_arch *a)
 {
+    /* engine/nn/README.md explains these choices and their measurements */
     memset(a, 0, sizeof *a);
-    a->score_h = 40;
-    a->score_w = 128;
-    a->spec_bands = 78;
-    a->spec_frames = 40;
-    a->n_out = 32;
-    snprintf(a->score_layers, sizeof a->score_layers, "c16,p,c32,p,c48,p,c64,p,d128");
+    a->score_h = 120;    /* the unrolled strip's height: 24 staff spaces x 5 px */
+    a->score_w = 160;    /* 32 staff spaces, about a bar of piano music */
+    a->spec_bands = 70;  /* engine/spec default: 12 bands/octave, 60-6000 Hz */
+    a->spec_frames = 40; /* 2 s at 20 frames/s */
+    a->n_out = 32;       /* one bucket per staff space (5 px) */
+    snprintf(a->score_layers, sizeof a->score_layers, "c8,p,c16,p,c32,p,c64,p,d128");
     snprintf(a->spec_layers, sizeof a->spec_layers, "c16,p,c32,p,c48,p,c64,p,d128");
     snprintf(a->head_layers, sizeof a->head_layers, "o30,d128");
     a->act = LEC_NN_ACT_ELU;
@@ -661,6 +662,7 @@ lec_status lec_nn_forward(lec_nn_ctx *ctx, const float *score, const float *spec
         in = ctx->b[i].out;
     }
     ctx->last_n = n;
+    ctx->last_train = mode == LEC_NN_TRAIN;
     return LEC_OK;
 }
 
@@ -741,8 +743,8 @@ double lec_nn_backward(lec_nn_ctx *ctx, const float *targets, int n, float scale
 {
     const lec_nn_net *net = ctx->net;
     const lec_nn_arch *a = &net->arch;
-    if (!ctx->training || n != ctx->last_n)
-        return NAN;
+    if (!ctx->training || !ctx->last_train || n != ctx->last_n)
+        return NAN; /* BN statistics / activations are not from a TRAIN forward of n */
     const int last = net->n_ops - 1, ic = net->n_score + net->n_spec;
     const float *logits = ctx->b[last].out;
     double loss = lec_nn_softmax_xent_forward(ctx->probs, logits, targets, n, a->n_out);
@@ -841,12 +843,8 @@ int lec_nn_ctx_train_gemms(const lec_nn_ctx *ctx, int n, lec_nn_gemm *out, int c
         const op *o = &net->ops[i];
         int first = first_of_tower(net, i);
         if (o->kind == OP_CONV) {
-            size_t per = lec_nn_conv2d_ws_floats(o->in_c, o->in_h, o->in_w, o->out_c, o->k, 1);
-            int nb = (int)(ctx->ws_floats / per);
-            if (nb < 1)
-                nb = 1;
-            if (nb > n)
-                nb = n;
+            int nb = lec_nn_conv2d_chunk(ctx->ws_floats, n, o->in_c, o->in_h, o->in_w, o->out_c,
+                                         o->k);
             int hw = o->in_h * o->in_w, ckk = o->in_c * o->k * o->k;
             int full = n / nb, rest = n % nb;
             for (int part = 0; part < 2; part++) {
@@ -867,4 +865,15 @@ int lec_nn_ctx_train_gemms(const lec_nn_ctx *ctx, int n, lec_nn_gemm *out, int c
     }
 #undef EMIT
     return k;
+}
+
+void lec_nn_spec_excerpt(float *dst, const float *frames, long n_frames, int n_bands, long end,
+                         int excerpt_frames)
+{
+    for (int f = 0; f < excerpt_frames; f++) {
+        long src = end - excerpt_frames + f;
+        const float *fr = (src >= 0 && src < n_frames) ? frames + (size_t)src * n_bands : NULL;
+        for (int b = 0; b < n_bands; b++)
+            dst[(size_t)b * excerpt_frames + f] = fr ? fr[b] : 0.0f;
+    }
 }

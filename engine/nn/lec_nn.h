@@ -27,7 +27,9 @@
  *
  * Thread safety: a net may be read by several threads at once; a ctx belongs
  * to one thread. lec_nn_update_running_stats writes the net (call it when no
- * other thread is using it).
+ * other thread is using it). The GEMMs use as many threads as OpenBLAS is
+ * set to: for real-time inference on one core the caller sets
+ * openblas_set_num_threads(1) (process-wide) once at start.
  */
 #ifndef LEC_NN_H
 #define LEC_NN_H
@@ -122,7 +124,9 @@ const float *lec_nn_ctx_logits(const lec_nn_ctx *ctx);
  * scale multiplies the loss whose gradient is taken (1/batch for the mean over
  * a batch split across shards). Writes the soft-max probabilities (n, n_out)
  * (lec_nn_ctx_probs) and returns the SUM of the n per-sample losses.
- * Requires a ctx created with training = 1. */
+ * Requires a ctx created with training = 1 and that its last forward was a
+ * TRAIN forward of these n samples; otherwise returns NaN and changes
+ * nothing. */
 double lec_nn_backward(lec_nn_ctx *ctx, const float *targets, int n, float scale, uint64_t seed,
                        uint64_t sample0);
 const float *lec_nn_ctx_probs(const lec_nn_ctx *ctx);
@@ -158,6 +162,14 @@ typedef struct lec_nn_gemm {
     int count;  /* how many times this shape runs per step */
 } lec_nn_gemm;
 int lec_nn_ctx_train_gemms(const lec_nn_ctx *ctx, int n, lec_nn_gemm *out, int cap);
+
+/* The spectrogram input from lec_spec's frame-major frames (n_frames,
+ * n_bands): dst (n_bands, excerpt_frames) band-major, holding frames
+ * [end - excerpt_frames, end); frames before 0 or at/after n_frames are 0
+ * (log10(1 + 0): silence). For the tracker and the training data provider.
+ * Never allocates. */
+void lec_nn_spec_excerpt(float *dst, const float *frames, long n_frames, int n_bands, long end,
+                         int excerpt_frames);
 
 /* Architecture text <-> struct helpers for model files. */
 lec_status lec_nn_arch_validate(const lec_nn_arch *a, lec_error *err);

@@ -1,6 +1,9 @@
 #include "lec_nn_layers.h"
 
 #include <cblas.h>
+#ifdef __SSE2__
+#include <emmintrin.h>
+#endif
 #include <math.h>
 #include <string.h>
 
@@ -24,8 +27,12 @@ size_t lec_nn_conv2d_ws_floats(int C, int H, int W, int OC, int K, int n_per_gem
     return (size_t)n_per_gemm * hw * ((size_t)C * (size_t)K * (size_t)K + (size_t)OC);
 }
 
-static int conv_chunk(size_t ws_floats, int N, int C, int H, int W, int OC, int K)
+int lec_nn_conv2d_chunk(size_t ws_floats, int N, int C, int H, int W, int OC, int K)
 {
+    /* a map of 1024+ pixels already makes a wide GEMM: one sample per GEMM,
+     * written straight into the output without the staging copy */
+    if ((size_t)H * (size_t)W >= 1024)
+        return 1;
     size_t per = lec_nn_conv2d_ws_floats(C, H, W, OC, K, 1);
     size_t nb = per ? ws_floats / per : 1;
     if (nb < 1)
@@ -99,16 +106,27 @@ void lec_nn_conv2d_forward(float *out, const float *in, const float *w, const fl
                            float *ws, size_t ws_floats, int N, int C, int H, int W, int OC,
                            int K)
 {
-    const int nb_max = conv_chunk(ws_floats, N, C, H, W, OC, K);
+    const int nb_max = lec_nn_conv2d_chunk(ws_floats, N, C, H, W, OC, K);
     const size_t hw = (size_t)H * W, ckk = (size_t)C * K * K;
     for (int n0 = 0; n0 < N; n0 += nb_max) {
         int nb = N - n0 < nb_max ? N - n0 : nb_max;
         size_t ncols = (size_t)nb * hw;
         float *col = ws, *tmp = ws + ckk * ncols;
+        if (nb == 1) /* (OC, HW) is already the output layout */
+            tmp = out + (size_t)n0 * OC * hw;
         im2col(col, in + (size_t)n0 * C * hw, nb, C, H, W, K);
         /* tmp (OC, nb*HW) = w (OC, CKK) @ col (CKK, nb*HW) */
         cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, OC, (int)ncols, (int)ckk, 1.0f, w,
                     (int)ckk, col, (int)ncols, 0.0f, tmp, (int)ncols);
+        if (nb == 1) {
+            if (b)
+                for (int oc = 0; oc < OC; oc++) {
+                    float *d = tmp + (size_t)oc * hw, bias = b[oc];
+                    for (size_t i = 0; i < hw; i++)
+                        d[i] += bias;
+                }
+            continue;
+        }
         /* scatter (OC, nb, HW) -> out (nb, OC, HW), adding the bias */
         for (int n = 0; n < nb; n++)
             for (int oc = 0; oc < OC; oc++) {
@@ -125,17 +143,20 @@ void lec_nn_conv2d_backward(float *dinp, float *dw, float *db, const float *dout
                             const float *in, const float *w, float *ws, size_t ws_floats, int N,
                             int C, int H, int W, int OC, int K)
 {
-    const int nb_max = conv_chunk(ws_floats, N, C, H, W, OC, K);
+    const int nb_max = lec_nn_conv2d_chunk(ws_floats, N, C, H, W, OC, K);
     const size_t hw = (size_t)H * W, ckk = (size_t)C * K * K;
     for (int n0 = 0; n0 < N; n0 += nb_max) {
         int nb = N - n0 < nb_max ? N - n0 : nb_max;
         size_t ncols = (size_t)nb * hw;
-        float *col = ws, *tmp = ws + ckk * ncols;
+        float *col = ws, *stage = ws + ckk * ncols;
+        /* the gradient as (OC, nb*HW): dout's own slice when nb == 1 */
+        const float *tmp = nb == 1 ? dout + (size_t)n0 * OC * hw : stage;
         /* gather dout (nb, OC, HW) -> tmp (OC, nb*HW) */
         for (int n = 0; n < nb; n++)
             for (int oc = 0; oc < OC; oc++) {
                 const float *s = dout + ((size_t)(n0 + n) * OC + oc) * hw;
-                memcpy(tmp + (size_t)oc * ncols + (size_t)n * hw, s, sizeof(float) * hw);
+                if (nb > 1)
+                    memcpy(stage + (size_t)oc * ncols + (size_t)n * hw, s, sizeof(float) * hw);
                 if (db) {
                     float acc = 0.0f;
                     for (size_t i = 0; i < hw; i++)
@@ -278,38 +299,84 @@ void lec_nn_dense_backward_ref(float *dinp, float *dw, float *db, const float *d
 
 /* --------------------------------------------------------------- batchnorm */
 
+/* Sums for BN over one contiguous run x[0..n): s1 += sum(x - shift),
+ * s2 += sum((x - shift)^2), and (when y is given) s3 += sum(y * (x - shift)).
+ * 4 float lanes, flushed into double every 256 elements so that long runs
+ * keep their digits; the shift (a value near the mean) avoids cancellation. */
+static void bn_sums(const float *x, const float *y, size_t n, float shift, double *s1,
+                    double *s2, double *s3)
+{
+    size_t i = 0;
+#ifdef __SSE2__
+    const __m128 sh = _mm_set1_ps(shift);
+    while (i + 4 <= n) {
+        __m128 a1 = _mm_setzero_ps(), a2 = _mm_setzero_ps(), a3 = _mm_setzero_ps();
+        size_t end = i + 256 < n ? i + 256 : n;
+        for (; i + 4 <= end; i += 4) {
+            __m128 d = _mm_sub_ps(_mm_loadu_ps(x + i), sh);
+            a1 = _mm_add_ps(a1, d);
+            a2 = _mm_add_ps(a2, _mm_mul_ps(d, d));
+            if (y)
+                a3 = _mm_add_ps(a3, _mm_mul_ps(d, _mm_loadu_ps(y + i)));
+        }
+        float t1[4], t2[4], t3[4];
+        _mm_storeu_ps(t1, a1);
+        _mm_storeu_ps(t2, a2);
+        _mm_storeu_ps(t3, a3);
+        *s1 += (double)t1[0] + t1[1] + t1[2] + t1[3];
+        *s2 += (double)t2[0] + t2[1] + t2[2] + t2[3];
+        *s3 += (double)t3[0] + t3[1] + t3[2] + t3[3];
+    }
+#endif
+    for (; i < n; i++) {
+        double d = (double)x[i] - shift;
+        *s1 += d;
+        *s2 += d * d;
+        if (y)
+            *s3 += d * y[i];
+    }
+}
+
+/* y = a*x + b*(z - zs) + c over n values (z may be NULL: y = a*x + c); y may
+ * alias x or z. */
+static void bn_affine(float *y, const float *x, float a, const float *z, float zs, float b,
+                      float c, size_t n)
+{
+    size_t i = 0;
+#ifdef __SSE2__
+    const __m128 va = _mm_set1_ps(a), vb = _mm_set1_ps(b), vc = _mm_set1_ps(c),
+                 vs = _mm_set1_ps(zs);
+    for (; i + 4 <= n; i += 4) {
+        __m128 v = _mm_add_ps(_mm_mul_ps(_mm_loadu_ps(x + i), va), vc);
+        if (z)
+            v = _mm_add_ps(v, _mm_mul_ps(_mm_sub_ps(_mm_loadu_ps(z + i), vs), vb));
+        _mm_storeu_ps(y + i, v);
+    }
+#endif
+    for (; i < n; i++)
+        y[i] = x[i] * a + (z ? (z[i] - zs) * b : 0.0f) + c;
+}
+
 void lec_nn_batchnorm_forward_train(float *out, float *mean, float *rstd, const float *in,
                                     const float *gamma, const float *beta, int N, int C, int S)
 {
     const double cnt = (double)N * S;
     for (int c = 0; c < C; c++) {
-        /* two passes in double: the batch statistics of a few hundred thousand
-         * values would lose digits in a float running sum */
-        double s = 0.0;
-        for (int n = 0; n < N; n++) {
-            const float *x = in + ((size_t)n * C + c) * S;
-            for (int i = 0; i < S; i++)
-                s += x[i];
-        }
-        double m = s / cnt, v = 0.0;
-        for (int n = 0; n < N; n++) {
-            const float *x = in + ((size_t)n * C + c) * S;
-            for (int i = 0; i < S; i++) {
-                double d = x[i] - m;
-                v += d * d;
-            }
-        }
-        v /= cnt;
+        const float shift = in[(size_t)c * S];
+        double s1 = 0.0, s2 = 0.0, s3 = 0.0;
+        for (int n = 0; n < N; n++)
+            bn_sums(in + ((size_t)n * C + c) * S, NULL, (size_t)S, shift, &s1, &s2, &s3);
+        double dm = s1 / cnt, v = s2 / cnt - dm * dm;
+        if (v < 0.0)
+            v = 0.0;
+        double m = shift + dm;
         float r = (float)(1.0 / sqrt(v + LEC_NN_BN_EPS));
         mean[c] = (float)m;
         rstd[c] = r;
         float a = gamma[c] * r, bb = beta[c] - (float)m * a;
-        for (int n = 0; n < N; n++) {
-            const float *x = in + ((size_t)n * C + c) * S;
-            float *y = out + ((size_t)n * C + c) * S;
-            for (int i = 0; i < S; i++)
-                y[i] = x[i] * a + bb;
-        }
+        for (int n = 0; n < N; n++)
+            bn_affine(out + ((size_t)n * C + c) * S, in + ((size_t)n * C + c) * S, a, NULL, 0.0f,
+                      0.0f, bb, (size_t)S);
     }
 }
 
@@ -335,26 +402,26 @@ void lec_nn_batchnorm_backward(float *dinp, float *dgamma, float *dbeta, const f
 {
     const double cnt = (double)N * S;
     for (int c = 0; c < C; c++) {
-        double sdy = 0.0, sdyx = 0.0;
         const float m = mean[c], r = rstd[c];
+        /* sdy = sum dy, sdyx = sum dy * xhat = r * sum dy * (x - m) */
+        double sdy = 0.0, s2 = 0.0, sdxm = 0.0, sx = 0.0;
         for (int n = 0; n < N; n++) {
-            const float *x = in + ((size_t)n * C + c) * S;
             const float *dy = dout + ((size_t)n * C + c) * S;
-            for (int i = 0; i < S; i++) {
-                sdy += dy[i];
-                sdyx += (double)dy[i] * ((x[i] - m) * r);
-            }
+            double t = 0.0;
+            bn_sums(dy, NULL, (size_t)S, 0.0f, &t, &s2, &sx);
+            sdy += t;
+            bn_sums(in + ((size_t)n * C + c) * S, dy, (size_t)S, m, &sx, &s2, &sdxm);
         }
+        double sdyx = r * sdxm;
         dgamma[c] += (float)sdyx;
         dbeta[c] += (float)sdy;
-        /* dx = gamma*rstd * (dy - mean(dy) - xhat * mean(dy*xhat)) */
-        const float k = gamma[c] * r, mdy = (float)(sdy / cnt), mdyx = (float)(sdyx / cnt);
+        /* dx = gamma*rstd * (dy - mean(dy) - xhat * mean(dy*xhat))
+         *    = k*dy + B*(x - m) - k*mean(dy), B = -k*r*mean(dy*xhat) */
+        const double k = (double)gamma[c] * r, mdy = sdy / cnt, mdyx = sdyx / cnt;
+        const float Bc = (float)(-k * r * mdyx), Cc = (float)(-k * mdy);
         for (int n = 0; n < N; n++) {
-            const float *x = in + ((size_t)n * C + c) * S;
-            const float *dy = dout + ((size_t)n * C + c) * S;
-            float *dx = dinp + ((size_t)n * C + c) * S;
-            for (int i = 0; i < S; i++)
-                dx[i] = k * (dy[i] - mdy - (x[i] - m) * r * mdyx);
+            size_t o = ((size_t)n * C + c) * S;
+            bn_affine(dinp + o, dout + o, (float)k, in + o, m, Bc, Cc, (size_t)S);
         }
     }
 }
@@ -388,16 +455,86 @@ void lec_nn_relu_backward(float *dinp, const float *dout, const float *out, size
         dinp[i] = out[i] > 0.0f ? dout[i] : 0.0f;
 }
 
+/* exp(x) - 1 for x <= 0 without a libm call, so that the loop vectorises:
+ * exp(x) = 2^k exp(r), k = round(x / ln 2), |r| <= ln2/2, exp(r) by its
+ * degree-6 Taylor/Cephes polynomial (relative error < 2e-7); x < -87 gives
+ * -1. The absolute error of exp(x) - 1 is below 2e-7, far under what the
+ * float32 network resolves (libm's expm1f was 18% of a training step). */
+static inline float expm1_neg(float x)
+{
+    x = x < -87.0f ? -87.0f : x;
+    /* for x <= 0, truncation toward zero of y - 0.5 rounds y to nearest */
+    int32_t ki = (int32_t)(x * 1.44269504088896341f - 0.5f);
+    float k = (float)ki;
+    float r = x - k * 0.693359375f + k * 2.12194440e-4f; /* ln2 split in hi + lo */
+    float p = 1.9875691500e-4f;
+    p = p * r + 1.3981999507e-3f;
+    p = p * r + 8.3334519073e-3f;
+    p = p * r + 4.1665795894e-2f;
+    p = p * r + 1.6666665459e-1f;
+    p = p * r + 5.0000001201e-1f;
+    p = p * r * r + r + 1.0f;
+    int32_t bits = (ki + 127) << 23;
+    float scale;
+    memcpy(&scale, &bits, sizeof scale);
+    return p * scale - 1.0f;
+}
+
+#ifdef __SSE2__
+/* The same as expm1_neg on 4 lanes (GCC does not vectorise the scalar loop:
+ * it keeps the selects as branches). x must be <= 0. */
+static inline __m128 expm1_neg4(__m128 x)
+{
+    x = _mm_max_ps(x, _mm_set1_ps(-87.0f));
+    __m128i ki = _mm_cvttps_epi32(
+        _mm_sub_ps(_mm_mul_ps(x, _mm_set1_ps(1.44269504088896341f)), _mm_set1_ps(0.5f)));
+    __m128 k = _mm_cvtepi32_ps(ki);
+    __m128 r = _mm_add_ps(_mm_sub_ps(x, _mm_mul_ps(k, _mm_set1_ps(0.693359375f))),
+                          _mm_mul_ps(k, _mm_set1_ps(2.12194440e-4f)));
+    __m128 p = _mm_set1_ps(1.9875691500e-4f);
+    p = _mm_add_ps(_mm_mul_ps(p, r), _mm_set1_ps(1.3981999507e-3f));
+    p = _mm_add_ps(_mm_mul_ps(p, r), _mm_set1_ps(8.3334519073e-3f));
+    p = _mm_add_ps(_mm_mul_ps(p, r), _mm_set1_ps(4.1665795894e-2f));
+    p = _mm_add_ps(_mm_mul_ps(p, r), _mm_set1_ps(1.6666665459e-1f));
+    p = _mm_add_ps(_mm_mul_ps(p, r), _mm_set1_ps(5.0000001201e-1f));
+    p = _mm_add_ps(_mm_add_ps(_mm_mul_ps(_mm_mul_ps(p, r), r), r), _mm_set1_ps(1.0f));
+    __m128 scale = _mm_castsi128_ps(_mm_slli_epi32(_mm_add_epi32(ki, _mm_set1_epi32(127)), 23));
+    return _mm_sub_ps(_mm_mul_ps(p, scale), _mm_set1_ps(1.0f));
+}
+#endif
+
 void lec_nn_elu_forward(float *out, const float *in, size_t n)
 {
-    for (size_t i = 0; i < n; i++)
-        out[i] = in[i] > 0.0f ? in[i] : expm1f(in[i]);
+    size_t i = 0;
+#ifdef __SSE2__
+    const __m128 zero = _mm_setzero_ps();
+    for (; i + 4 <= n; i += 4) {
+        __m128 x = _mm_loadu_ps(in + i);
+        __m128 e = expm1_neg4(_mm_min_ps(x, zero));
+        __m128 pos = _mm_cmpgt_ps(x, zero);
+        _mm_storeu_ps(out + i, _mm_or_ps(_mm_and_ps(pos, x), _mm_andnot_ps(pos, e)));
+    }
+#endif
+    for (; i < n; i++) {
+        float x = in[i];
+        out[i] = x > 0.0f ? x : expm1_neg(x);
+    }
 }
 
 void lec_nn_elu_backward(float *dinp, const float *dout, const float *out, size_t n)
 {
     /* for x <= 0, d/dx (exp(x)-1) = exp(x) = out + 1 */
-    for (size_t i = 0; i < n; i++)
+    size_t i = 0;
+#ifdef __SSE2__
+    const __m128 zero = _mm_setzero_ps(), one = _mm_set1_ps(1.0f);
+    for (; i + 4 <= n; i += 4) {
+        __m128 y = _mm_loadu_ps(out + i);
+        __m128 pos = _mm_cmpgt_ps(y, zero);
+        __m128 slope = _mm_or_ps(_mm_and_ps(pos, one), _mm_andnot_ps(pos, _mm_add_ps(y, one)));
+        _mm_storeu_ps(dinp + i, _mm_mul_ps(_mm_loadu_ps(dout + i), slope));
+    }
+#endif
+    for (; i < n; i++)
         dinp[i] = out[i] > 0.0f ? dout[i] : dout[i] * (out[i] + 1.0f);
 }
 
@@ -428,23 +565,32 @@ void lec_nn_maxpool2_forward(float *out, const float *in, int N, int C, int H, i
 void lec_nn_maxpool2_backward(float *dinp, const float *dout, const float *in, const float *out,
                               int N, int C, int H, int W)
 {
+    /* one pass that writes every element of dinp (no memset first): the
+     * gradient goes to the window's first maximum, zeros elsewhere */
     const int OH = H / 2, OW = W / 2;
-    memset(dinp, 0, sizeof(float) * (size_t)N * C * H * W);
     for (size_t nc = 0; nc < (size_t)N * C; nc++) {
         const float *x = in + nc * H * W;
         float *dx = dinp + nc * H * W;
         const float *y = out + nc * OH * OW, *dy = dout + nc * OH * OW;
-        for (int oy = 0; oy < OH; oy++)
+        for (int oy = 0; oy < OH; oy++) {
+            const float *x0 = x + (size_t)(2 * oy) * W, *x1 = x0 + W;
+            float *d0 = dx + (size_t)(2 * oy) * W, *d1 = d0 + W;
             for (int ox = 0; ox < OW; ox++) {
-                float m = y[oy * OW + ox];
-                size_t i0 = (size_t)(2 * oy) * W + 2 * ox;
-                size_t idx[4] = {i0, i0 + 1, i0 + W, i0 + W + 1};
-                for (int k = 0; k < 4; k++)
-                    if (x[idx[k]] == m) {
-                        dx[idx[k]] += dy[oy * OW + ox];
-                        break;
-                    }
+                float m = y[oy * OW + ox], g = dy[oy * OW + ox];
+                int a = x0[2 * ox] == m;
+                int b = !a && x0[2 * ox + 1] == m;
+                int c = !a && !b && x1[2 * ox] == m;
+                int d = !a && !b && !c;
+                d0[2 * ox] = a ? g : 0.0f;
+                d0[2 * ox + 1] = b ? g : 0.0f;
+                d1[2 * ox] = c ? g : 0.0f;
+                d1[2 * ox + 1] = d ? g : 0.0f;
             }
+            if (W & 1)
+                d0[W - 1] = d1[W - 1] = 0.0f;
+        }
+        if (H & 1)
+            memset(dx + (size_t)(H - 1) * W, 0, sizeof(float) * (size_t)W);
     }
 }
 

@@ -28,6 +28,8 @@
  * per GEMM as fit (at least one), so ws_floats must be at least
  * lec_nn_conv2d_ws_floats(C,H,W,OC,K,1); more gives larger, faster GEMMs. */
 size_t lec_nn_conv2d_ws_floats(int C, int H, int W, int OC, int K, int n_per_gemm);
+/* How many samples the fast kernel puts in one GEMM for this workspace. */
+int lec_nn_conv2d_chunk(size_t ws_floats, int N, int C, int H, int W, int OC, int K);
 void lec_nn_conv2d_forward(float *out, const float *in, const float *w, const float *b,
                            float *ws, size_t ws_floats, int N, int C, int H, int W, int OC,
                            int K);

@@ -18,6 +18,7 @@ struct lec_train {
     lec_nn_net *net;
     lec_nn_ctx *ctx[MAX_THREADS];
     int shard_n[MAX_THREADS];
+    int workers;
     float *m, *v; /* Adam moments, parameter layout */
     int64_t step;
     float *score, *spec, *targets; /* one batch from the provider */
@@ -28,6 +29,7 @@ void lec_train_config_default(lec_train_config *cfg)
     memset(cfg, 0, sizeof *cfg);
     cfg->batch = 32;
     cfg->threads = 2;
+    cfg->split_batch = 1;
     cfg->seed = 1;
     cfg->lr = 1e-3;
     cfg->lr_min = 1e-5;
@@ -59,6 +61,8 @@ static lec_status check_config(const lec_train_config *c, lec_error *err)
     if (c->threads < 1 || c->threads > MAX_THREADS)
         return lec_error_set(err, LEC_EINVAL, "training: threads %d outside 1..%d", c->threads,
                              MAX_THREADS);
+    if (c->split_batch != 0 && c->split_batch != 1)
+        return lec_error_set(err, LEC_EINVAL, "training: split_batch must be 0 or 1");
     if (c->threads > c->batch)
         return lec_error_set(err, LEC_EINVAL, "training: %d threads for a batch of %d",
                              c->threads, c->batch);
@@ -100,7 +104,8 @@ lec_train *lec_train_create(lec_nn_net *net, const lec_model_info *info,
                       info->buckets, a->n_out);
         goto fail;
     }
-    const int T = cfg->threads;
+    const int T = cfg->split_batch ? cfg->threads : 1;
+    tr->workers = T;
     for (int k = 0; k < T; k++) {
         tr->shard_n[k] = cfg->batch / T + (k < cfg->batch % T ? 1 : 0);
         tr->ctx[k] = lec_nn_ctx_create(net, tr->shard_n[k], 1, err);
@@ -118,10 +123,9 @@ lec_train *lec_train_create(lec_nn_net *net, const lec_model_info *info,
         lec_error_set(err, LEC_ENOMEM, "training: out of memory");
         goto fail;
     }
-    /* two data-parallel workers each doing single-threaded GEMMs beat
-     * OpenBLAS threading on these small GEMMs (README.md) */
-    if (T > 1)
-        openblas_set_num_threads(1);
+    /* two data-parallel workers each doing single-threaded GEMMs parallelise
+     * the non-GEMM work too (README.md) */
+    openblas_set_num_threads(cfg->split_batch ? 1 : cfg->threads);
     return tr;
 fail:
     lec_train_destroy(tr);
@@ -221,7 +225,7 @@ lec_status lec_train_step(lec_train *tr, lec_train_provider_fn provider, void *u
 {
     const double t0 = lec_now_s();
     const lec_nn_arch *a = lec_nn_net_arch(tr->net);
-    const int B = tr->cfg.batch, T = tr->cfg.threads;
+    const int B = tr->cfg.batch, T = tr->workers;
     lec_status st = provider(user, tr->step, B, tr->score, tr->spec, tr->targets, err);
     if (st)
         return lec_error_prefix(err, "training step %lld: data: ", (long long)tr->step);
@@ -380,6 +384,7 @@ static lec_status config_to_meta(const lec_train_config *c, int64_t step, lec_me
     st = st ? st : lec_meta_set_int(m, "train.seed", (int64_t)c->seed, err);
     st = st ? st : lec_meta_set_int(m, "train.batch", c->batch, err);
     st = st ? st : lec_meta_set_int(m, "train.threads", c->threads, err);
+    st = st ? st : lec_meta_set_int(m, "train.split_batch", c->split_batch, err);
     st = st ? st : lec_meta_set_float(m, "train.lr", c->lr, err);
     st = st ? st : lec_meta_set_float(m, "train.lr_min", c->lr_min, err);
     st = st ? st : lec_meta_set_int(m, "train.warmup_steps", c->warmup_steps, err);
@@ -411,6 +416,8 @@ static lec_status config_from_meta(const lec_meta *m, const char *file, lec_trai
     c->batch = (int)(i64 > 0 && i64 <= 4096 ? i64 : -1);
     st = st ? st : lec_meta_get_int(m, "train.threads", &i64, file, err);
     c->threads = (int)(i64 > 0 && i64 <= MAX_THREADS ? i64 : -1);
+    st = st ? st : lec_meta_get_int(m, "train.split_batch", &i64, file, err);
+    c->split_batch = (int)(i64 == 0 || i64 == 1 ? i64 : -1);
     st = st ? st : lec_meta_get_float(m, "train.lr", &c->lr, file, err);
     st = st ? st : lec_meta_get_float(m, "train.lr_min", &c->lr_min, file, err);
     st = st ? st : lec_meta_get_int(m, "train.warmup_steps", &c->warmup_steps, file, err);
@@ -485,6 +492,7 @@ lec_train *lec_train_resume(const char *checkpoint, const lec_train_config *runt
         goto done;
     if (runtime) {
         cfg.threads = runtime->threads;
+        cfg.split_batch = runtime->split_batch;
         cfg.checkpoint_every_s = runtime->checkpoint_every_s;
         cfg.total_steps = runtime->total_steps;
         snprintf(cfg.checkpoint_path, sizeof cfg.checkpoint_path, "%s", runtime->checkpoint_path);

@@ -11,15 +11,18 @@
  * augmentation from it); the trainer's own randomness (dropout masks) is
  * counter-based on (seed, step, sample) and so resumes exactly by itself.
  *
- * Threads: with threads = 2 each step splits the batch into two halves, runs
- * them on two threads with their own activations (OpenBLAS single-threaded
- * inside each) and sums the gradients; batch-normalisation statistics are
- * then those of each half ("ghost batch norm"), and the running averages are
- * merged. engine/nn/README.md has the measurement behind this choice.
+ * Threads: with threads = 2 (and split_batch = 1) each step splits the batch
+ * into two halves, runs them on two threads with their own activations
+ * (OpenBLAS single-threaded inside each) and sums the gradients;
+ * batch-normalisation statistics are then those of each half ("ghost batch
+ * norm"), and the running averages are merged. split_batch = 0 instead lets
+ * OpenBLAS use the threads inside one worker. engine/nn/README.md has the
+ * measurements behind the default.
  *
  * Thread safety: a lec_train belongs to one thread; it starts and joins its
  * worker thread inside each step. It calls openblas_set_num_threads(1) at
- * create when threads > 1 (process-wide OpenBLAS setting).
+ * create (process-wide OpenBLAS setting): 1 when splitting the batch,
+ * `threads` otherwise.
  */
 #ifndef LEC_TRAIN_H
 #define LEC_TRAIN_H
@@ -36,6 +39,9 @@ typedef lec_status (*lec_train_provider_fn)(void *user, int64_t step, int n, flo
 typedef struct lec_train_config {
     int batch;              /* samples per step */
     int threads;            /* 1 or 2 */
+    int split_batch;        /* threads > 1: 1 = one batch shard per thread (default),
+                             * 0 = one worker whose GEMMs use `threads` OpenBLAS threads
+                             * (exact whole-batch BN statistics, slower: README.md) */
     uint64_t seed;          /* dropout masks (initialisation is the caller's) */
     double lr;              /* peak learning rate */
     double lr_min;          /* end of the cosine decay */
@@ -57,7 +63,8 @@ lec_train *lec_train_create(lec_nn_net *net, const lec_model_info *info,
                             const lec_train_config *cfg, lec_error *err);
 /* Continues from a checkpoint: network, optimiser state, step, seed and all
  * hyper-parameters come from the file; if runtime is non-NULL its threads,
- * checkpoint_path, checkpoint_every_s and total_steps replace the stored ones
+ * split_batch, checkpoint_path, checkpoint_every_s and total_steps replace the
+ * stored ones
  * (the schedule depends on total_steps: keep it for an exact resume). */
 lec_train *lec_train_resume(const char *checkpoint, const lec_train_config *runtime,
                             lec_error *err);

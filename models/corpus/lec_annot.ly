@@ -33,6 +33,7 @@
 %%   TEMPO  tag main grace quarter-bpm
 %%   PEDAL  tag main grace value(127 down / 0 up)
 %%   SCORE  K instrument-names...
+%%   BOOK   output base name of the book whose grobs follow
 \version "2.24.0"
 
 #(define lec-port #f)
@@ -85,6 +86,18 @@ unfoldRepeats =
    ((symbol-list-or-symbol? '()) ly:music?)
    music)
 #(define (unfold-repeats . args) (car (last-pair args)))
+
+%% \repeat unfold prints its body several times from ONE music object, so
+%% all copies would share ids: write it out as explicit copies first (prints
+%% the same).
+#(define (lec-expand-unfold music)
+   (map-some-music
+    (lambda (m)
+      (and (music-is-of-type? m 'unfolded-repeated-music)
+           (lec-expand-unfold
+            (make-sequential-music
+             (ly:music-deep-copy ((ly:music-property m 'elements-callback) m))))))
+    music))
 
 #(define (lec-assign-ids! music k)
    (let ((n 0))
@@ -190,14 +203,13 @@ unfoldRepeats =
          (if (or (pair? layouts) (null? midis))
              ;; a printed score: engrave as written, plus an unfolded twin
              (let* ((k lec-score-count)
-                    (printed (if (null? midis) score (ly:make-score music))))
+                    (music (lec-expand-unfold music))
+                    (printed (ly:make-score music)))
                (set! lec-score-count (1+ k))
                (lec-assign-ids! music k)
-               (if (not (eq? printed score))
-                   (begin
-                     (for-each (lambda (d) (ly:score-add-output-def! printed d)) layouts)
-                     (let ((h (ly:score-header score)))
-                       (if (module? h) (ly:score-set-header! printed h)))))
+               (for-each (lambda (d) (ly:score-add-output-def! printed d)) layouts)
+               (let ((h (ly:score-header score)))
+                 (if (module? h) (ly:score-set-header! printed h)))
                (format (lec-out) "SCORE\t~a\t~a\n" k
                        (string-join (lec-instrument-names music) "\t"))
                (let ((twin (ly:make-score (lec-real-unfold-fully (ly:music-deep-copy music)))))
@@ -262,8 +274,15 @@ unfoldRepeats =
              (+ (car offset) (cdr x)) (+ (cdr offset) (cdr y)))))
 
 #(define lec-paper-done #f)
+#(define lec-last-book #f)
 #(define (lec-record offset grob)
    (let ((port (lec-out)))
+     ;; several \book blocks write several files (name, name-1, ...), each
+     ;; with page numbers from 1: say which book the following grobs are in
+     (if (not (equal? current-outfile-name lec-last-book))
+         (begin
+           (set! lec-last-book current-outfile-name)
+           (format port "BOOK\t~a\n" current-outfile-name)))
      (if (not lec-paper-done)
          (let ((lay (ly:grob-layout grob)))
            (set! lec-paper-done #t)

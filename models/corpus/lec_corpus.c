@@ -6,6 +6,7 @@
 #include <ctype.h>
 #include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -25,6 +26,13 @@
 #endif
 
 #define ID_SCORE_STRIDE 10000000L /* lec_annot.ly: id = score * stride + n */
+
+/* Grace notes are written with their own durations (an eighth grace is
+ * -1/8 wn before the beat in LilyPond's moment) but played much faster:
+ * they sound before the beat at a quarter of their written value, which is
+ * close to what LilyPond's own MIDI does (measured: -1/8 -> 44 of 1536 ticks
+ * per whole note, ours 48). */
+#define GRACE_SCALE 0.25
 
 static const char *const default_soundfonts[] = {"/usr/share/sounds/sf2/FluidR3_GM.sf2",
                                                  "/usr/share/sounds/sf2/TimGM6mb.sf2"};
@@ -198,7 +206,7 @@ static lec_status copy_file(const char *from, const char *to, lec_error *err)
 /* ----------------------------------------------------- annotation TSV */
 
 typedef struct {
-    int page_ly, sysrank;
+    int page_ly, sysrank, book;
     double box[4]; /* page units, y up */
     int64_t mn, md, gn, gd;
     int pitch;
@@ -211,7 +219,7 @@ typedef struct {
 } head_t;
 
 typedef struct {
-    int page_ly, sysrank;
+    int page_ly, sysrank, book;
     double box[4];
     char key[24];
     double ss;
@@ -250,6 +258,8 @@ typedef struct {
     int n_scores;
     char instruments[16][64];
     int n_instruments;
+    char books[32][128]; /* output base names, in the order LilyPond wrote them */
+    int n_books;
 } annot_t;
 
 #define GROW(arr, n, cap)                                                   \
@@ -315,7 +325,10 @@ static lec_status annot_parse(const char *path, annot_t *a, lec_error *err)
     for (char *line = strtok_r(text, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
         char *f[24];
         int nf = split_tabs(line, f, 24);
-        if (strcmp(f[0], "PAPER") == 0 && nf >= 3) {
+        if (strcmp(f[0], "BOOK") == 0 && nf >= 2) {
+            if (a->n_books < 32)
+                snprintf(a->books[a->n_books++], 128, "%s", f[1]);
+        } else if (strcmp(f[0], "PAPER") == 0 && nf >= 3) {
             a->paper_w = atof(f[1]);
             a->paper_h = atof(f[2]);
         } else if (strcmp(f[0], "NOTE") == 0 && nf >= 14) {
@@ -324,6 +337,7 @@ static lec_status annot_parse(const char *path, annot_t *a, lec_error *err)
             memset(h, 0, sizeof *h);
             h->page_ly = atoi(f[1]);
             h->sysrank = atoi(f[2]);
+            h->book = a->n_books > 0 ? a->n_books - 1 : 0;
             for (int k = 0; k < 4; k++)
                 h->box[k] = atof(f[3 + k]);
             if (!parse_rat(f[7], &h->mn, &h->md) || !parse_rat(f[8], &h->gn, &h->gd))
@@ -341,6 +355,7 @@ static lec_status annot_parse(const char *path, annot_t *a, lec_error *err)
             memset(s, 0, sizeof *s);
             s->page_ly = atoi(f[1]);
             s->sysrank = atoi(f[2]);
+            s->book = a->n_books > 0 ? a->n_books - 1 : 0;
             for (int k = 0; k < 4; k++)
                 s->box[k] = atof(f[3 + k]);
             snprintf(s->key, sizeof s->key, "%s", f[7]);
@@ -373,7 +388,7 @@ static lec_status annot_parse(const char *path, annot_t *a, lec_error *err)
                 continue;
             cue_t c;
             snprintf(c.tag, sizeof c.tag, "%s", f[1]);
-            c.t = rat(mn, md) + rat(gn, gd);
+            c.t = rat(mn, md) + GRACE_SCALE * rat(gn, gd);
             c.v = atof(f[4]);
             if (f[0][0] == 'T') {
                 GROW(a->tempo, a->n_tempo, a->cap_tempo);
@@ -423,11 +438,17 @@ typedef struct {
     int out_page;
 } sys_t;
 
+
+static double perf_time(const perf_t *p)
+{
+    return rat(p->mn, p->md) + GRACE_SCALE * rat(p->gn, p->gd);
+}
+
 static int cmp_perf_time(const void *a, const void *b)
 {
     const perf_t *x = *(perf_t *const *)a, *y = *(perf_t *const *)b;
-    double tx = rat(x->mn, x->md) + rat(x->gn, x->gd);
-    double ty = rat(y->mn, y->md) + rat(y->gn, y->gd);
+    double tx = perf_time(x);
+    double ty = perf_time(y);
     if (tx < ty)
         return -1;
     if (tx > ty)
@@ -736,7 +757,7 @@ static lec_status write_bundle(const lec_corpus_config *cfg, annot_t *a, int k, 
     qsort(pl, n_pl, sizeof *pl, cmp_perf_time);
     double t_min = 0;
     for (size_t i = 0; i < n_pl; i++) {
-        double t = rat(pl[i]->mn, pl[i]->md) + rat(pl[i]->gn, pl[i]->gd);
+        double t = perf_time(pl[i]);
         if (t < t_min)
             t_min = t; /* a grace note before the very first beat */
     }
@@ -761,7 +782,7 @@ static lec_status write_bundle(const lec_corpus_config *cfg, annot_t *a, int k, 
     size_t n_notes = 0;
     for (size_t i = 0; i < n_pl; i++) {
         perf_t *p = pl[i];
-        double t = rat(p->mn, p->md) + rat(p->gn, p->gd) - t_min;
+        double t = perf_time(p) - t_min;
         int hi = -1;
         if (p->id >= 0 && p->id / ID_SCORE_STRIDE == k && (size_t)(p->id % ID_SCORE_STRIDE) < id_cap)
             hi = id2head[p->id % ID_SCORE_STRIDE];
@@ -782,7 +803,7 @@ static lec_status write_bundle(const lec_corpus_config *cfg, annot_t *a, int k, 
         lec_perform_note *q = &pin.notes[n_notes];
         q->onset_wn = t;
         /* graces: their written value is not their performed length */
-        q->duration_wn = p->gn != 0 ? fmin(p->dur, 1.0 / 16) : p->dur;
+        q->duration_wn = p->gn != 0 ? GRACE_SCALE * p->dur : p->dur;
         if (q->duration_wn <= 0)
             q->duration_wn = 1.0 / 64;
         q->pitch = p->pitch;
@@ -867,11 +888,21 @@ static lec_status write_bundle(const lec_corpus_config *cfg, annot_t *a, int k, 
             pin.tempo[pin.n_tempo].at_wn = at;
             pin.tempo[pin.n_tempo].quarter_bpm = a->tempo[i].v;
             pin.n_tempo++;
-            cJSON *o = cJSON_CreateArray();
-            cJSON_AddItemToArray(o, cJSON_CreateNumber(r6(at)));
-            cJSON_AddItemToArray(o, cJSON_CreateNumber(r6(a->tempo[i].v)));
-            cJSON_AddItemToArray(jtempo, o);
         }
+    /* time steps come in moment order (main part first), so a grace time
+     * step can precede its predecessor in main + grace: sort, stably */
+    for (size_t i = 1; i < pin.n_tempo; i++)
+        for (size_t j = i; j > 0 && pin.tempo[j].at_wn < pin.tempo[j - 1].at_wn; j--) {
+            lec_perform_tempo tt = pin.tempo[j];
+            pin.tempo[j] = pin.tempo[j - 1];
+            pin.tempo[j - 1] = tt;
+        }
+    for (size_t i = 0; i < pin.n_tempo; i++) {
+        cJSON *o = cJSON_CreateArray();
+        cJSON_AddItemToArray(o, cJSON_CreateNumber(r6(pin.tempo[i].at_wn)));
+        cJSON_AddItemToArray(o, cJSON_CreateNumber(r6(pin.tempo[i].quarter_bpm)));
+        cJSON_AddItemToArray(jtempo, o);
+    }
     cJSON *jpedal = cJSON_AddArrayToObject(jperf, "pedal");
     for (size_t i = 0; i < a->n_pedal; i++)
         if (strcmp(a->pedal[i].tag, tag) == 0) {
@@ -926,9 +957,16 @@ static lec_status write_bundle(const lec_corpus_config *cfg, annot_t *a, int k, 
     snprintf(path, sizeof path, "%s/piece.json", tmp);
     if ((st = write_json(path, root, err)))
         goto done;
-    if ((st = rm_rf(final_dir, err)))
-        goto done;
-    if (rename(tmp, final_dir) != 0) {
+    /* replace an older bundle atomically: readers (training runs) see the
+     * old or the new bundle, never none or half of one */
+    if (is_dir(final_dir)) {
+        if (renameat2(AT_FDCWD, tmp, AT_FDCWD, final_dir, RENAME_EXCHANGE) != 0) {
+            st = lec_error_set(err, LEC_EIO, "%s: cannot swap in the new bundle: %s", final_dir,
+                               strerror(errno));
+            goto done;
+        }
+        rm_rf(tmp, NULL); /* now the old bundle */
+    } else if (rename(tmp, final_dir) != 0) {
         st = lec_error_set(err, LEC_EIO, "%s: cannot rename into place: %s", final_dir,
                            strerror(errno));
         goto done;
@@ -1198,23 +1236,6 @@ lec_status lec_corpus_build_piece(const lec_corpus_config *cfg_in, const char *s
         snprintf(annot_abs, sizeof annot_abs, "%s", cfg.annot_ly);
     logf_(log_path, "== %s (%s)", id, src);
 
-    /* remove bundles of an interrupted earlier run of this piece */
-    {
-        DIR *d = opendir(out_dir);
-        if (d) {
-            struct dirent *e;
-            size_t il = strlen(id);
-            while ((e = readdir(d))) {
-                if (strcmp(e->d_name, id) == 0 ||
-                    (strncmp(e->d_name, id, il) == 0 && strncmp(e->d_name + il, "__mov", 5) == 0)) {
-                    snprintf(path, sizeof path, "%s/%s", out_dir, e->d_name);
-                    rm_rf(path, NULL);
-                }
-            }
-            closedir(d);
-        }
-    }
-
     /* 1. copy the sources to a work dir */
     snprintf(work, sizeof work, "%s/.work/%s-%ld", out_dir, id, (long)getpid());
     rm_rf(work, NULL);
@@ -1368,35 +1389,67 @@ lec_status lec_corpus_build_piece(const lec_corpus_config *cfg_in, const char *s
         }
         if (!is_file(tsv) || annot_parse(tsv, &m->a, &e2) != LEC_OK || m->a.n_heads == 0) {
             if (!res->cause[0])
-                snprintf(res->cause, sizeof res->cause, est ? "lilypond" : "no-notes");
+                snprintf(res->cause, sizeof res->cause, "%s",
+                         !est ? "no-notes" : pr.exit_code > 128 ? "lilypond-crash" : "lilypond");
             st = lec_error_set(err, LEC_EEXTERNAL, "%s: %s", sl + 1,
                                est ? e2.msg : "no note heads engraved");
             annot_free(&m->a);
             continue;
         }
-        /* page images: prefix.png (one page) or prefix-pageN.png */
-        snprintf(path, sizeof path, "%s/%s.png", fdir, prefix);
-        if (is_file(path)) {
-            m->pngs = calloc(1, sizeof *m->pngs);
-            m->pngs[0] = strdup(path);
-            m->n_pngs = 1;
-        } else {
-            for (int pg = 1; pg < 4096; pg++) {
-                snprintf(path, sizeof path, "%s/%s-page%d.png", fdir, prefix, pg);
-                if (!is_file(path))
+        /* page images, per \book: <book>.png (one page) or <book>-pageN.png.
+         * Each book numbers its pages from its first page number; all pages go
+         * on one list: global page = offset of the book + page - its first. */
+        int n_books = m->a.n_books > 0 ? m->a.n_books : 1;
+        int offset = 0;
+        for (int bk = 0; bk < n_books; bk++) {
+            const char *bn = m->a.n_books > 0 ? m->a.books[bk] : prefix;
+            char stem[4300];
+            if (bn[0] == '/')
+                snprintf(stem, sizeof stem, "%s", bn);
+            else
+                snprintf(stem, sizeof stem, "%s/%s", fdir, bn);
+            int base = 1 << 30;
+            for (size_t j = 0; j < m->a.n_staves; j++)
+                if (m->a.staves[j].book == bk && m->a.staves[j].page_ly < base)
+                    base = m->a.staves[j].page_ly;
+            for (size_t j = 0; j < m->a.n_heads; j++)
+                if (m->a.heads[j].book == bk && m->a.heads[j].page_ly < base)
+                    base = m->a.heads[j].page_ly;
+            if (base == 1 << 30)
+                base = 1;
+            int added = 0;
+            for (int pg = 0; pg < 4096; pg++) {
+                if (pg == 0)
+                    snprintf(path, sizeof path, "%s.png", stem);
+                else
+                    snprintf(path, sizeof path, "%s-page%d.png", stem, pg);
+                if (!is_file(path)) {
+                    if (pg == 0)
+                        continue;
                     break;
-                char **np = realloc(m->pngs, (size_t)pg * sizeof *np);
+                }
+                char **np = realloc(m->pngs, (size_t)(m->n_pngs + 1) * sizeof *np);
                 if (!np)
                     break;
                 m->pngs = np;
-                m->pngs[pg - 1] = strdup(path);
-                m->n_pngs = pg;
+                m->pngs[m->n_pngs++] = strdup(path);
+                added++;
+                if (pg == 0)
+                    break; /* a single page */
             }
+            for (size_t j = 0; j < m->a.n_staves; j++)
+                if (m->a.staves[j].book == bk)
+                    m->a.staves[j].page_ly = offset + m->a.staves[j].page_ly - base;
+            for (size_t j = 0; j < m->a.n_heads; j++)
+                if (m->a.heads[j].book == bk)
+                    m->a.heads[j].page_ly = offset + m->a.heads[j].page_ly - base;
+            offset += added;
         }
         int w, h;
         if (m->n_pngs == 0 || !png_size(m->pngs[0], &w, &h)) {
             /* lilypond that failed after the annotations were written */
-            snprintf(res->cause, sizeof res->cause, est ? "lilypond" : "pages");
+            snprintf(res->cause, sizeof res->cause, "%s",
+                     !est ? "pages" : pr.exit_code > 128 ? "lilypond-crash" : "lilypond");
             st = lec_error_set(err, LEC_EEXTERNAL, "%s: no page images", sl + 1);
             annot_free(&m->a);
             continue;
@@ -1406,10 +1459,7 @@ lec_status lec_corpus_build_piece(const lec_corpus_config *cfg_in, const char *s
             annot_free(&m->a);
             goto out;
         }
-        m->page_base = 1 << 30;
-        for (size_t s = 0; s < m->n_sys; s++)
-            if (m->systems[s].sys_page < m->page_base)
-                m->page_base = m->systems[s].sys_page;
+        m->page_base = 0;
         for (int k = 0; k < m->a.n_scores; k++) {
             int has = 0;
             for (size_t j = 0; j < m->a.n_heads && !has; j++)
@@ -1476,6 +1526,30 @@ lec_status lec_corpus_build_piece(const lec_corpus_config *cfg_in, const char *s
     if (first_err)
         logf_(log_path, "warning: %d of %d movements built; first error: %s", res->n_bundles,
               mov, keep.msg);
+    /* bundles of an earlier build of this piece that this one did not make
+     * (it had more movements) are stale */
+    {
+        DIR *d = opendir(out_dir);
+        if (d) {
+            struct dirent *e;
+            size_t il = strlen(id);
+            while ((e = readdir(d))) {
+                if (strncmp(e->d_name, id, il) != 0 || strncmp(e->d_name + il, "__mov", 5) != 0)
+                    continue;
+                int k = atoi(e->d_name + il + 5);
+                if (n_scores_total == 1 || k < 1 || k > mov) {
+                    snprintf(path, sizeof path, "%s/%s", out_dir, e->d_name);
+                    rm_rf(path, NULL);
+                }
+            }
+            closedir(d);
+            if (n_scores_total > 1) {
+                snprintf(path, sizeof path, "%s/%s", out_dir, id);
+                if (is_dir(path))
+                    rm_rf(path, NULL);
+            }
+        }
+    }
     /* the piece is finished: mark it */
     snprintf(path, sizeof path, "%s/.done", out_dir);
     lec_mkdir_p(path, NULL);

@@ -45,7 +45,7 @@ void lec_corpus_config_default(lec_corpus_config *cfg);
 typedef struct lec_corpus_result {
     int skipped;             /* already built (.done marker present) */
     int n_bundles;
-    char cause[32];          /* failure category ("" on success): convert-ly, lilypond,
+    char cause[32];          /* failure category ("" on success): convert-ly, lilypond, lilypond-crash,
                                 lilypond-timeout, no-notes, pages, annotations, audio, io */
     int64_t heads, heads_nontied, heads_nontied_with_onset;
     int64_t perf_notes, perf_notes_with_head;

@@ -29,8 +29,8 @@ typedef struct tempo_point {
 
 struct lec_midi {
     int format;
-    int division;      /* > 0 ticks per quarter; < 0 SMPTE frames per second (negated) */
-    int smpte_tpf;     /* ticks per frame (SMPTE only) */
+    int division;  /* > 0 ticks per quarter; < 0 SMPTE frames per second (negated) */
+    int smpte_tpf; /* ticks per frame (SMPTE only) */
     int n_tracks;
     uint32_t *track_end; /* n_tracks: requested End-of-track ticks (0 = none) */
     lec_midi_event *ev;  /* sorted by (tick, track, seq) at all times */
@@ -120,8 +120,8 @@ static int rebuild_tempo(lec_midi *m)
     }
     double div = m->division > 0 ? m->division : 1;
     for (size_t i = 1; i < k; i++)
-        t[i].s = t[i - 1].s + (double)(t[i].tick - t[i - 1].tick) * t[i - 1].us_per_quarter /
-                                  (1e6 * div);
+        t[i].s = t[i - 1].s +
+                 (double)(t[i].tick - t[i - 1].tick) * t[i - 1].us_per_quarter / (1e6 * div);
     free(m->tempo);
     m->tempo = t;
     m->n_tempo = k;
@@ -232,8 +232,8 @@ static lec_status parse_track(lec_midi *m, const uint8_t *p, size_t len, size_t 
                                  track, file_off + pos);
         tick += delta;
         if (tick > UINT32_MAX)
-            return lec_error_set(err, LEC_EFORMAT, "%s: track %d: time overflows at byte %zu",
-                                 name, track, file_off + pos);
+            return lec_error_set(err, LEC_EFORMAT, "%s: track %d: time overflows at byte %zu", name,
+                                 track, file_off + pos);
         if (pos >= len)
             return lec_error_set(err, LEC_EFORMAT, "%s: track %d: truncated event at byte %zu",
                                  name, track, file_off + pos);
@@ -285,8 +285,8 @@ static lec_status parse_track(lec_midi *m, const uint8_t *p, size_t len, size_t 
                 if (!running)
                     return lec_error_set(
                         err, LEC_EFORMAT,
-                        "%s: track %d: data byte 0x%02X at byte %zu without a running status",
-                        name, track, st, ev_off);
+                        "%s: track %d: data byte 0x%02X at byte %zu without a running status", name,
+                        track, st, ev_off);
                 status = running;
             }
             int kind = status & 0xF0;
@@ -298,8 +298,8 @@ static lec_status parse_track(lec_midi *m, const uint8_t *p, size_t len, size_t 
             for (int i = 0; i < nd; i++)
                 if (p[pos + i] & 0x80)
                     return lec_error_set(err, LEC_EFORMAT,
-                                         "%s: track %d: data byte 0x%02X >= 0x80 at byte %zu",
-                                         name, track, p[pos + i], file_off + pos + i);
+                                         "%s: track %d: data byte 0x%02X >= 0x80 at byte %zu", name,
+                                         track, p[pos + i], file_off + pos + i);
             e.status = status;
             e.data1 = p[pos];
             e.data2 = nd == 2 ? p[pos + 1] : 0;
@@ -313,8 +313,10 @@ static lec_status parse_track(lec_midi *m, const uint8_t *p, size_t len, size_t 
     if (!ended) {
         /* Tolerated (some writers omit it): an implicit End-of-track keeps
          * "every track ends with one" true for callers. */
-        lec_midi_event e = {.tick = (uint32_t)tick, .track = (uint16_t)track,
-                            .status = LEC_MIDI_META, .data1 = LEC_MIDI_META_END_OF_TRACK,
+        lec_midi_event e = {.tick = (uint32_t)tick,
+                            .track = (uint16_t)track,
+                            .status = LEC_MIDI_META,
+                            .data1 = LEC_MIDI_META_END_OF_TRACK,
                             .seq = m->next_seq++};
         if (!push_event(m, &e))
             return lec_error_set(err, LEC_ENOMEM, "%s: out of memory", name);
@@ -475,8 +477,11 @@ lec_status lec_midi_add_channel(lec_midi *m, int track, uint32_t tick, int statu
     if (data1 < 0 || data1 > 127 || (!one && (data2 < 0 || data2 > 127)))
         return lec_error_set(err, LEC_EINVAL, "MIDI: data bytes %d, %d out of 0..127", data1,
                              data2);
-    lec_midi_event e = {.tick = tick, .track = (uint16_t)track, .status = (uint8_t)status,
-                        .data1 = (uint8_t)data1, .data2 = one ? 0 : (uint8_t)data2};
+    lec_midi_event e = {.tick = tick,
+                        .track = (uint16_t)track,
+                        .status = (uint8_t)status,
+                        .data1 = (uint8_t)data1,
+                        .data2 = one ? 0 : (uint8_t)data2};
     return insert_event(m, &e, err);
 }
 
@@ -491,8 +496,11 @@ lec_status lec_midi_add_meta(lec_midi *m, int track, uint32_t tick, int type, co
         return lec_error_set(err, LEC_EINVAL, "MIDI: meta payload of %u bytes invalid", len);
     if (type == LEC_MIDI_META_END_OF_TRACK)
         return lec_midi_set_track_end(m, track, tick, err);
-    lec_midi_event e = {.tick = tick, .track = (uint16_t)track, .status = LEC_MIDI_META,
-                        .data1 = (uint8_t)type, .len = len};
+    lec_midi_event e = {.tick = tick,
+                        .track = (uint16_t)track,
+                        .status = LEC_MIDI_META,
+                        .data1 = (uint8_t)type,
+                        .len = len};
     if (len) {
         e.data = arena_copy(m, payload, len);
         if (!e.data)

@@ -114,7 +114,10 @@ uint32_t lec_midi_s_to_tick(const lec_midi *m, double s);
 double lec_midi_duration_s(const lec_midi *m);
 
 /* Helpers on events. */
-static inline int lec_midi_is_channel(const lec_midi_event *e) { return e->status >= 0x80 && e->status < 0xF0; }
+static inline int lec_midi_is_channel(const lec_midi_event *e)
+{
+    return e->status >= 0x80 && e->status < 0xF0;
+}
 static inline int lec_midi_kind(const lec_midi_event *e) { return e->status & 0xF0; }
 static inline int lec_midi_channel(const lec_midi_event *e) { return e->status & 0x0F; }
 /* Note-on with velocity > 0 (velocity 0 means note-off by convention). */

@@ -8,9 +8,10 @@
 
 #define PERF_MAX_S (24.0 * 3600.0)
 #define PERF_MAX_NOTES ((size_t)2 << 20)
-#define CURVE_K 3         /* sinusoids in the log-tempo curve */
-#define GRID_WN (1.0 / 32) /* integration table step, whole notes */
-#define ONSET_EPS_WN 1e-9 /* onsets closer than this are one chord */
+#define CURVE_K 3                 /* sinusoids in the log-tempo curve */
+#define GRID_WN (1.0 / 32)        /* integration table step, whole notes */
+#define GRID_MAX_NODES (1u << 20) /* longer inputs get a coarser step (16 MB cap) */
+#define ONSET_EPS_WN 1e-9         /* onsets closer than this are one chord */
 
 /* The smooth time map T(w), seconds at musical time w (whole notes):
  * T(w) = integral_0^w spw(x) * exp(-g(x)) / factor dx, where spw is the
@@ -24,11 +25,12 @@ typedef struct time_map {
     double factor;
     int humanize;
     double amp[CURVE_K], omega[CURVE_K], phase[CURVE_K]; /* g(w) = sum amp sin(omega w + phase) */
-    double *tempo_at;  /* n_tempo breakpoints (wn), first = 0 */
+    double *tempo_at;                                    /* n_tempo breakpoints (wn), first = 0 */
     double *tempo_spw; /* seconds per whole note from tempo_at[j] on */
     size_t n_tempo;
-    double *node;      /* n_node table nodes (wn), increasing, node[0] = 0 */
-    double *cum;       /* T(node[i]) */
+    double step;  /* table step, GRID_WN unless the input is absurdly long */
+    double *node; /* n_node table nodes (wn), increasing, node[0] = 0 */
+    double *cum;  /* T(node[i]) */
     size_t n_node;
 } time_map;
 
@@ -99,7 +101,7 @@ static double score_spw(const time_map *tm, double w)
 }
 
 /* Integral of exp(-g) over [a, b] with composite Simpson (2 panels) -- callers
- * keep b - a <= GRID_WN. */
+ * keep b - a <= tm->step. */
 static double simpson_expg(const time_map *tm, double a, double b)
 {
     if (!tm->humanize)
@@ -116,6 +118,8 @@ static double tm_seconds(const time_map *tm, double w)
 {
     if (!(w > 0))
         return 0.0;
+    if (w > 1e7)
+        w = 1e7; /* far beyond any valid input (notes end before 1e6 wn) */
     size_t lo = 0, hi = tm->n_node;
     while (hi - lo > 1) {
         size_t mid = lo + (hi - lo) / 2;
@@ -125,10 +129,12 @@ static double tm_seconds(const time_map *tm, double w)
             hi = mid;
     }
     double t = tm->cum[lo], a = tm->node[lo];
-    /* past the table end: keep integrating in grid steps (spw is constant) */
-    while (w - a > GRID_WN) {
-        t += score_spw(tm, a) / tm->factor * simpson_expg(tm, a, a + GRID_WN);
-        a += GRID_WN;
+    /* past the table end: keep integrating (spw is constant there); far-away
+     * queries use coarser steps so that any w costs at most ~1e5 steps */
+    double h = fmax(tm->step, (w - a) / 1e5);
+    while (w - a > h) {
+        t += score_spw(tm, a) / tm->factor * simpson_expg(tm, a, a + h);
+        a += h;
     }
     return t + score_spw(tm, a) / tm->factor * simpson_expg(tm, a, w);
 }
@@ -139,8 +145,8 @@ static int cmp_double(const void *a, const void *b)
     return x < y ? -1 : x > y;
 }
 
-static lec_status tm_build(time_map *tm, const lec_perform_config *cfg,
-                           const lec_perform_score *sc, double end_wn, lec_error *err)
+static lec_status tm_build(time_map *tm, const lec_perform_config *cfg, const lec_perform_score *sc,
+                           double end_wn, lec_error *err)
 {
     tm->factor = cfg->tempo_factor;
     tm->humanize = cfg->humanize;
@@ -177,11 +183,13 @@ static lec_status tm_build(time_map *tm, const lec_perform_config *cfg,
         const lec_perform_tempo *tp = &sc->tempo[j];
         if (!isfinite(tp->at_wn) || !isfinite(tp->quarter_bpm) || tp->quarter_bpm <= 0.1 ||
             tp->quarter_bpm > 10000 || tp->at_wn < 0)
-            return lec_error_set(err, LEC_EINVAL, "perform: tempo point %zu (at %g wn, %g bpm) invalid",
-                                 j, tp->at_wn, tp->quarter_bpm);
+            return lec_error_set(err, LEC_EINVAL,
+                                 "perform: tempo point %zu (at %g wn, %g bpm) invalid", j,
+                                 tp->at_wn, tp->quarter_bpm);
         double at = j == 0 ? 0.0 : tp->at_wn;
         if (tm->n_tempo && at < tm->tempo_at[tm->n_tempo - 1])
-            return lec_error_set(err, LEC_EINVAL, "perform: tempo points not sorted at index %zu", j);
+            return lec_error_set(err, LEC_EINVAL, "perform: tempo points not sorted at index %zu",
+                                 j);
         if (tm->n_tempo && at == tm->tempo_at[tm->n_tempo - 1])
             tm->n_tempo--;
         tm->tempo_at[tm->n_tempo] = at;
@@ -189,14 +197,15 @@ static lec_status tm_build(time_map *tm, const lec_perform_config *cfg,
         tm->n_tempo++;
     }
     /* table nodes: the grid up to end_wn plus the tempo changes */
-    size_t ngrid = (size_t)ceil(end_wn / GRID_WN) + 2;
+    tm->step = fmax(GRID_WN, end_wn / GRID_MAX_NODES);
+    size_t ngrid = (size_t)ceil(end_wn / tm->step) + 2;
     tm->node = malloc((ngrid + tm->n_tempo) * sizeof *tm->node);
     tm->cum = malloc((ngrid + tm->n_tempo) * sizeof *tm->cum);
     if (!tm->node || !tm->cum)
         return lec_error_set(err, LEC_ENOMEM, "perform: out of memory (%zu table nodes)", ngrid);
     size_t nn = 0;
     for (size_t i = 0; i < ngrid; i++)
-        tm->node[nn++] = (double)i * GRID_WN;
+        tm->node[nn++] = (double)i * tm->step;
     for (size_t j = 0; j < tm->n_tempo; j++)
         tm->node[nn++] = tm->tempo_at[j];
     qsort(tm->node, nn, sizeof *tm->node, cmp_double);
@@ -250,7 +259,8 @@ static lec_status check_config(const lec_perform_config *c, lec_error *err)
         return lec_error_set(err, LEC_EINVAL, "perform: tail %g s out of 0..60", c->tail_s);
     if (c->humanize) {
         if (!(c->tempo_dev >= 0 && c->tempo_dev <= 1))
-            return lec_error_set(err, LEC_EINVAL, "perform: tempo_dev %g out of 0..1", c->tempo_dev);
+            return lec_error_set(err, LEC_EINVAL, "perform: tempo_dev %g out of 0..1",
+                                 c->tempo_dev);
         if (!(c->tempo_period_min_wn >= 0.25 && c->tempo_period_max_wn >= c->tempo_period_min_wn &&
               c->tempo_period_max_wn <= 1000))
             return lec_error_set(err, LEC_EINVAL, "perform: tempo periods %g..%g wn invalid",
@@ -335,7 +345,8 @@ lec_perform *lec_perform_create(const lec_perform_config *cfg, const lec_perform
     if (check_config(cfg, err) != LEC_OK)
         return NULL;
     if (sc->n_notes > PERF_MAX_NOTES) {
-        lec_error_set(err, LEC_EINVAL, "perform: %zu notes (limit %zu)", sc->n_notes, PERF_MAX_NOTES);
+        lec_error_set(err, LEC_EINVAL, "perform: %zu notes (limit %zu)", sc->n_notes,
+                      PERF_MAX_NOTES);
         return NULL;
     }
     /* validate notes; find the musical end */
@@ -344,14 +355,17 @@ lec_perform *lec_perform_create(const lec_perform_config *cfg, const lec_perform
         const lec_perform_note *nt = &sc->notes[i];
         if (!isfinite(nt->onset_wn) || nt->onset_wn < 0 || !isfinite(nt->duration_wn) ||
             nt->duration_wn <= 0 || nt->onset_wn + nt->duration_wn > 1e6) {
-            lec_error_set(err, LEC_EINVAL, "perform: note %zu (id %lld): onset %g / duration %g wn invalid",
-                          i, (long long)nt->id, nt->onset_wn, nt->duration_wn);
+            lec_error_set(err, LEC_EINVAL,
+                          "perform: note %zu (id %lld): onset %g / duration %g wn invalid", i,
+                          (long long)nt->id, nt->onset_wn, nt->duration_wn);
             return NULL;
         }
         if (nt->pitch < 0 || nt->pitch > 127 || nt->velocity < 0 || nt->velocity > 127 ||
             nt->staff < 0) {
-            lec_error_set(err, LEC_EINVAL, "perform: note %zu (id %lld): pitch %d / velocity %d / staff %d out of range",
-                          i, (long long)nt->id, nt->pitch, nt->velocity, nt->staff);
+            lec_error_set(
+                err, LEC_EINVAL,
+                "perform: note %zu (id %lld): pitch %d / velocity %d / staff %d out of range", i,
+                (long long)nt->id, nt->pitch, nt->velocity, nt->staff);
             return NULL;
         }
         if (nt->onset_wn + nt->duration_wn > end_wn)
@@ -361,8 +375,8 @@ lec_perform *lec_perform_create(const lec_perform_config *cfg, const lec_perform
         const lec_perform_pedal *pd = &sc->pedal[j];
         if (!isfinite(pd->at_wn) || pd->at_wn < 0 || pd->at_wn > 1e6 || pd->value < 0 ||
             pd->value > 127) {
-            lec_error_set(err, LEC_EINVAL, "perform: pedal event %zu (at %g wn, value %d) invalid", j,
-                          pd->at_wn, pd->value);
+            lec_error_set(err, LEC_EINVAL, "perform: pedal event %zu (at %g wn, value %d) invalid",
+                          j, pd->at_wn, pd->value);
             return NULL;
         }
         if (pd->at_wn > end_wn)
@@ -376,7 +390,7 @@ lec_perform *lec_perform_create(const lec_perform_config *cfg, const lec_perform
     }
     p->cfg = *cfg;
     p->n = sc->n_notes;
-    double *uon = NULL;
+    double *uon = NULL, *ped_sorted = NULL;
     pev *ev = NULL;
     note_ref *refs = NULL;
     if (tm_build(&p->tm, cfg, sc, end_wn + 1.0, err) != LEC_OK)
@@ -428,14 +442,15 @@ lec_perform *lec_perform_create(const lec_perform_config *cfg, const lec_perform
                 gap = fmin(gap, tm_seconds(&p->tm, uon[lo + 1]) - t_on);
             /* hand asynchrony: one offset per (chord, staff), sd = max/3;
              * per-note jitter: sd = max/2; both clipped at their maxima */
-            double a = clampd(gauss(key3(cfg->seed, STREAM_ASYNC, lo, (uint64_t)nt->staff)) / 3.0,
-                              -1, 1) * cfg->async_ms;
+            double a =
+                clampd(gauss(key3(cfg->seed, STREAM_ASYNC, lo, (uint64_t)nt->staff)) / 3.0, -1, 1) *
+                cfg->async_ms;
             /* jitter and velocity are keyed by (chord, staff, pitch), not by
              * note: a head shared by two voices (two notes, same pitch, same
              * time, same staff) stays one struck note */
             uint64_t nk = lo * 4096 + (uint64_t)nt->staff * 128 + (uint64_t)nt->pitch;
-            double j = clampd(gauss(key3(cfg->seed, STREAM_JITTER, nk, 0)) / 2.0, -1, 1) *
-                       cfg->jitter_ms;
+            double j =
+                clampd(gauss(key3(cfg->seed, STREAM_JITTER, nk, 0)) / 2.0, -1, 1) * cfg->jitter_ms;
             double d = (a + j) * 1e-3;
             if (isfinite(gap))
                 d = clampd(d, -0.4 * gap, 0.4 * gap);
@@ -445,8 +460,9 @@ lec_perform *lec_perform_create(const lec_perform_config *cfg, const lec_perform
                 t_end -= t_on;
                 t_on = 0;
             }
-            double v = vel * (1.0 + clampd(gauss(key3(cfg->seed, STREAM_VELOCITY, nk, 0)) / 2.0, -1, 1) *
-                                        cfg->velocity_dev);
+            double v =
+                vel * (1.0 + clampd(gauss(key3(cfg->seed, STREAM_VELOCITY, nk, 0)) / 2.0, -1, 1) *
+                                 cfg->velocity_dev);
             vel = (int)lround(clampd(v, 1, 127));
         }
         o->id = nt->id;
@@ -464,7 +480,8 @@ lec_perform *lec_perform_create(const lec_perform_config *cfg, const lec_perform
 
     /* one pitch on one channel cannot overlap itself in MIDI: cut the earlier
      * note one tick before the next note-on; notes starting on the same tick
-     * (unisons) share one MIDI note (sent once, the longest end kept) */
+     * (unisons) share one MIDI note (sent once, the longest end kept).
+     * refs are sorted by the original ticks; p->onsets is updated in place. */
     refs = malloc((p->n ? p->n : 1) * sizeof *refs);
     unsigned char *skip = calloc(p->n ? p->n : 1, 1);
     if (!refs || !skip) {
@@ -475,23 +492,41 @@ lec_perform *lec_perform_create(const lec_perform_config *cfg, const lec_perform
     for (size_t i = 0; i < p->n; i++)
         refs[i] = (note_ref){&p->onsets[i], i};
     qsort(refs, p->n, sizeof *refs, ref_cmp);
+    uint32_t prev_on = 0;
     for (size_t k = 0; k < p->n;) {
         size_t e = k + 1; /* [k, e): same channel, pitch and on_tick */
         while (e < p->n && refs[e].o->channel == refs[k].o->channel &&
                refs[e].o->pitch == refs[k].o->pitch && refs[e].o->on_tick == refs[k].o->on_tick)
             e++;
+        int same_prev = k > 0 && refs[k - 1].o->channel == refs[k].o->channel &&
+                        refs[k - 1].o->pitch == refs[k].o->pitch;
+        int same_next = e < p->n && refs[e].o->channel == refs[k].o->channel &&
+                        refs[e].o->pitch == refs[k].o->pitch;
+        /* a re-strike needs the previous note-off strictly between the two
+         * note-ons (within a tick note-offs are sent first): notes of one
+         * pitch less than 2 ticks (1 ms) apart are moved to 2 ticks apart;
+         * the ground truth follows, being computed from the ticks below */
+        uint32_t on = refs[k].o->on_tick;
+        if (same_prev && on < prev_on + 2)
+            on = prev_on + 2;
         uint32_t off = 0;
         for (size_t q = k; q < e; q++)
             if (refs[q].o->off_tick > off)
                 off = refs[q].o->off_tick;
-        if (e < p->n && refs[e].o->channel == refs[k].o->channel &&
-            refs[e].o->pitch == refs[k].o->pitch && off >= refs[e].o->on_tick)
-            off = refs[e].o->on_tick - 1; /* > on_tick since on ticks differ */
+        if (off <= on)
+            off = on + 1;
+        if (same_next) {
+            uint32_t next_on = refs[e].o->on_tick > on + 2 ? refs[e].o->on_tick : on + 2;
+            if (off >= next_on)
+                off = next_on - 1;
+        }
         for (size_t q = k; q < e; q++) {
+            p->onsets[refs[q].idx].on_tick = on;
             p->onsets[refs[q].idx].off_tick = off;
             if (q > k)
                 skip[refs[q].idx] = 1;
         }
+        prev_on = on;
         k = e;
     }
 
@@ -517,8 +552,40 @@ lec_perform *lec_perform_create(const lec_perform_config *cfg, const lec_perform
         push_pev(ev, &nev, o->off_tick, 1, o->channel, o->pitch, 0);
     }
     free(skip);
+    /* Humanized: a pianist presses the pedal just after the new chord (legato
+     * pedalling), so that the notes released by the chord's (jittered) start
+     * are not caught. Pedal-downs come async_ms + jitter_ms + 10 ms after
+     * their score time, but never at or after the next later pedal event. */
+    double down_delay = cfg->humanize ? (cfg->async_ms + cfg->jitter_ms + 10.0) * 1e-3 : 0.0;
+    ped_sorted = malloc((sc->n_pedal ? sc->n_pedal : 1) * sizeof *ped_sorted);
+    if (!ped_sorted) {
+        lec_error_set(err, LEC_ENOMEM, "perform: out of memory");
+        goto fail;
+    }
+    for (size_t j = 0; j < sc->n_pedal; j++)
+        ped_sorted[j] = sc->pedal[j].at_wn;
+    qsort(ped_sorted, sc->n_pedal, sizeof *ped_sorted, cmp_double);
     for (size_t j = 0; j < sc->n_pedal; j++) {
-        uint32_t t = s_to_tick(tm_seconds(&p->tm, sc->pedal[j].at_wn));
+        double at = sc->pedal[j].at_wn, ts = tm_seconds(&p->tm, at);
+        uint32_t t = s_to_tick(ts);
+        if (down_delay > 0 && sc->pedal[j].value >= 64) {
+            size_t lo = 0, hi = sc->n_pedal; /* first sorted time > at */
+            while (lo < hi) {
+                size_t mid = lo + (hi - lo) / 2;
+                if (ped_sorted[mid] <= at)
+                    lo = mid + 1;
+                else
+                    hi = mid;
+            }
+            double next = lo < sc->n_pedal ? ped_sorted[lo] : INFINITY;
+            uint32_t td = s_to_tick(ts + down_delay);
+            if (isfinite(next)) {
+                uint32_t tn = s_to_tick(tm_seconds(&p->tm, next));
+                if (td >= tn)
+                    td = tn > t ? tn - 1 : t;
+            }
+            t = td;
+        }
         for (int c = 0; c < 16; c++)
             if (chan_used[c])
                 push_pev(ev, &nev, t, 2, c, 64, sc->pedal[j].value);
@@ -549,8 +616,15 @@ lec_perform *lec_perform_create(const lec_perform_config *cfg, const lec_perform
         const pev *e = &ev[i];
         int st, d1 = e->d1, d2 = e->d2;
         switch (e->prio) {
-        case 0: st = LEC_MIDI_PROGRAM | e->channel; d1 = 0; d2 = 0; break;
-        case 1: st = LEC_MIDI_NOTE_OFF | e->channel; d2 = 64; break;
+        case 0:
+            st = LEC_MIDI_PROGRAM | e->channel;
+            d1 = 0;
+            d2 = 0;
+            break;
+        case 1:
+            st = LEC_MIDI_NOTE_OFF | e->channel;
+            d2 = 64;
+            break;
         case 3: st = LEC_MIDI_NOTE_ON | e->channel; break;
         default: st = LEC_MIDI_CONTROL | e->channel; break;
         }
@@ -566,11 +640,13 @@ lec_perform *lec_perform_create(const lec_perform_config *cfg, const lec_perform
         p->onsets[i].offset_s = p->onsets[i].off_tick * LEC_PERFORM_TICK_S;
     }
     free(uon);
+    free(ped_sorted);
     free(ev);
     free(refs);
     return p;
 fail:
     free(uon);
+    free(ped_sorted);
     free(ev);
     free(refs);
     lec_perform_destroy(p);
@@ -607,9 +683,8 @@ double lec_perform_tempo_multiplier_at(const lec_perform *p, double wn)
 
 /* ---------------------------------------------------------------- cues */
 
-lec_status lec_perform_cues_from_midi(const lec_midi *m, lec_perform_tempo **tempo,
-                                      size_t *n_tempo, lec_perform_pedal **pedal, size_t *n_pedal,
-                                      lec_error *err)
+lec_status lec_perform_cues_from_midi(const lec_midi *m, lec_perform_tempo **tempo, size_t *n_tempo,
+                                      lec_perform_pedal **pedal, size_t *n_pedal, lec_error *err)
 {
     if (tempo)
         *tempo = NULL;
@@ -637,8 +712,8 @@ lec_status lec_perform_cues_from_midi(const lec_midi *m, lec_perform_tempo **tem
     for (size_t i = 0; i < n; i++) {
         double at = e[i].tick * wn_per_tick;
         if (e[i].status == LEC_MIDI_META && e[i].data1 == LEC_MIDI_META_TEMPO && e[i].len == 3) {
-            uint32_t us = ((uint32_t)e[i].data[0] << 16) | ((uint32_t)e[i].data[1] << 8) |
-                          e[i].data[2];
+            uint32_t us =
+                ((uint32_t)e[i].data[0] << 16) | ((uint32_t)e[i].data[1] << 8) | e[i].data[2];
             if (!us)
                 continue;
             if (nt && t[nt - 1].at_wn == at)

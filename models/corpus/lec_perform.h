@@ -28,7 +28,9 @@
  * note-offs, then pedal, then note-ons. A note that would still sound when the
  * same pitch starts again on the same channel is cut one tick before the new
  * note-on (MIDI cannot overlap a pitch); notes of one staff with the same
- * pitch and tick (a head shared by two voices) are sent as one MIDI note.
+ * pitch and tick (a head shared by two voices) are sent as one MIDI note;
+ * re-strikes of one pitch less than 2 ticks (1 ms) apart are moved to 2 ticks
+ * apart. The ground truth always reports the ticks actually written.
  *
  * Humanized mode: log-tempo curve g(w) = sum of 3 sinusoids with periods
  * drawn log-uniformly in [tempo_period_min_wn, tempo_period_max_wn] and random
@@ -38,6 +40,9 @@
  * staff, pitch) a jitter (sd jitter_ms/2, clipped) and a velocity factor
  * (1 + velocity_dev x clipped normal/2). The total shift of a note is clipped
  * at 0.4 x the time to the neighbouring chords, so chords never swap order.
+ * Pedal-downs come async_ms + jitter_ms + 10 ms after their score time (legato
+ * pedalling: the notes released by the new chord are not caught), but before
+ * the next pedal event; pedal-ups stay on the smooth time map.
  * All draws are keyed hashes of (seed, what, where): reproducible and
  * independent of the order of the input notes.
  *
@@ -102,8 +107,8 @@ typedef struct lec_perform_config {
     uint64_t seed;
     double tempo_dev;           /* tempo stays within [1/(1+dev), 1+dev] x base; default 0.25 */
     double tempo_period_min_wn; /* the curve's sinusoids have periods in this range of */
-    double tempo_period_max_wn; /*   whole notes (~bars): default 2..16 */
-    double async_ms;            /* hand (staff) asynchrony per chord: |offset| <= async_ms, default 30 */
+    double tempo_period_max_wn; /*   whole notes (~bars): default 3..24 */
+    double async_ms;            /* hand asynchrony per (chord, staff): at most this; default 30 */
     double jitter_ms;           /* extra per-note onset jitter: |j| <= jitter_ms, default 8 */
     double velocity_dev;        /* velocity x (1 +- velocity_dev), default 0.15 */
 } lec_perform_config;

@@ -94,8 +94,9 @@ lec_synth *lec_synth_create(const lec_synth_config *cfg, const char *soundfont, 
     }
     if (!(cfg->gain > 0 && cfg->gain < 10) || !(cfg->timeout_s > 0) ||
         !(cfg->release_s >= 0 && cfg->release_s <= 60)) {
-        lec_error_set(err, LEC_EINVAL, "synth: gain %g (0..10), timeout %g s or release %g s invalid",
-                      cfg->gain, cfg->timeout_s, cfg->release_s);
+        lec_error_set(err, LEC_EINVAL,
+                      "synth: gain %g (0..10), timeout %g s or release %g s invalid", cfg->gain,
+                      cfg->timeout_s, cfg->release_s);
         return NULL;
     }
     if (cfg->bits < 8 || cfg->bits > 16) {
@@ -127,7 +128,8 @@ lec_synth *lec_synth_create(const lec_synth_config *cfg, const char *soundfont, 
         return NULL;
     }
     s->cfg = *cfg;
-    snprintf(s->fluidsynth, sizeof s->fluidsynth, "%s", cfg->fluidsynth ? cfg->fluidsynth : "fluidsynth");
+    snprintf(s->fluidsynth, sizeof s->fluidsynth, "%s",
+             cfg->fluidsynth ? cfg->fluidsynth : "fluidsynth");
     s->cfg.fluidsynth = s->fluidsynth;
     snprintf(s->soundfont, sizeof s->soundfont, "%s", soundfont);
     return s;
@@ -226,10 +228,20 @@ static lec_status run_fluidsynth(lec_synth *s, const char *midi, const char *wav
     snprintf(gain, sizeof gain, "%g", s->cfg.gain);
     /* a file name starting with '-' would be taken for an option */
     snprintf(midi_arg, sizeof midi_arg, "%s%s", midi[0] == '-' ? "./" : "", midi);
-    char *argv[] = {s->fluidsynth, "-n", "-i", "-q", "-r", rate, "-g", gain,
-                    "-R", s->cfg.reverb ? "1" : "0", "-C", s->cfg.chorus ? "1" : "0",
-                    "-O", "float", "-T", "wav", "-F", (char *)wav,
-                    s->soundfont, midi_arg, NULL};
+    /* polyphony 512 (default 256): pedalled romantic textures with stereo
+     * samples (2 voices a note) would otherwise have notes stolen */
+    char *argv[] = {s->fluidsynth, "-n",
+                    "-i",          "-q",
+                    "-r",          rate,
+                    "-g",          gain,
+                    "-o",          "synth.polyphony=512",
+                    "-R",          s->cfg.reverb ? "1" : "0",
+                    "-C",          s->cfg.chorus ? "1" : "0",
+                    "-O",          "float",
+                    "-T",          "wav",
+                    "-F",          (char *)wav,
+                    s->soundfont,  midi_arg,
+                    NULL};
     /* opened here, not in the child, so that a missing output directory is
      * reported as such rather than as a failure to run fluidsynth */
     int logfd = open(logpath, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);

@@ -1,6 +1,7 @@
 /* lec_synth.h -- render a MIDI file to mono FLAC (22050 Hz) with fluidsynth.
  *
- * Runs `fluidsynth -ni -q -r RATE -g GAIN -O float -F tmp.wav SOUNDFONT MIDI`
+ * Runs `fluidsynth -n -i -q -r RATE -g GAIN -o synth.polyphony=512 -R 1 -C 1
+ * -O float -T wav -F tmp.wav SOUNDFONT MIDI`
  * as a subprocess (posix_spawn, no shell; stderr captured for the log; killed
  * after cfg.timeout_s), downmixes to mono with libsndfile, trims the silence
  * after the last note-off + cfg.release_s, fades out the last 10 ms, scales
@@ -12,8 +13,9 @@
  * audible onset of a note comes a few ms after its MIDI time: fluidsynth
  * starts voices on its 64-sample render blocks (<= 2.9 ms at 22050 Hz) and
  * the piano samples have their own attack. test_synth detects note onsets in
- * the audio: +3..+12 ms after the ground truth with TimGM6mb (mean ~8 ms),
- * never before it, identical at tempo 0.5 (no drift).
+ * the audio: +5..+12 ms after the ground truth with TimGM6mb (mean 7.7 ms at
+ * 10% of the attack; first non-zero samples ~3 ms after), never before it,
+ * identical at tempo 0.5 (no drift).
  *
  * Evaluation soundfonts: MuseScore General (file names containing
  * "musescore-general" / "MuseScore_General", also through symlinks) are

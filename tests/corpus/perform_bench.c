@@ -41,8 +41,9 @@ static lec_perform_note *notes_from_midi(const lec_midi *m, size_t *n_out)
             }
         }
         if (lec_midi_is_note_on(&e[i])) {
-            notes[cnt] = (lec_perform_note){e[i].tick * wn, 1.0 / 4, k, e[i].data2,
-                                            e[i].track > 0 ? e[i].track - 1 : 0, (int64_t)cnt};
+            notes[cnt] = (lec_perform_note){
+                e[i].tick * wn, 1.0 / 4, k, e[i].data2, e[i].track > 0 ? e[i].track - 1 : 0,
+                (int64_t)cnt};
             open_on[c][k] = (long)cnt + 1;
             cnt++;
         }
@@ -60,7 +61,8 @@ static long file_size(const char *p)
 int main(int argc, char **argv)
 {
     if (argc < 4) {
-        fprintf(stderr, "usage: %s FILE.mid OUTDIR [--tempo F] [--bits N] [--dry] SOUNDFONT...\n", argv[0]);
+        fprintf(stderr, "usage: %s FILE.mid OUTDIR [--tempo F] [--bits N] [--dry] SOUNDFONT...\n",
+                argv[0]);
         return 2;
     }
     lec_error err = {0};

@@ -28,7 +28,9 @@ static const char *SNIPPETS =
      * it and sets the tempo */
     "m = { \\repeat volta 2 { c'4 d' e' f' } }\n"
     "\\score { \\m \\layout { } }\n"
-    "\\score { \\unfoldRepeats \\m \\midi { \\tempo 4 = 60 } }\n";
+    "\\score { \\unfoldRepeats \\m \\midi { \\tempo 4 = 60 } }\n"
+    /* mov4: written-out and percent repeats */
+    "\\score { { \\repeat unfold 2 { g'4 } \\repeat percent 2 { a'4 b' } } }\n";
 
 static int box_inside(lec_box a, lec_box b)
 {
@@ -77,7 +79,7 @@ int main(void)
     snprintf(logp, sizeof logp, "%s/snip.log", scratch);
     lec_status st = lec_corpus_build_piece(&cfg, src, "snip", out, logp, &res, &err);
     CHECKF(st == LEC_OK, "%s (log %s)", err.msg, logp);
-    CHECK(res.n_bundles == 3);
+    CHECK(res.n_bundles == 4);
     CHECK(res.heads_nontied == res.heads_nontied_with_onset);
 
     /* ---- mov1 */
@@ -120,7 +122,8 @@ int main(void)
                 CHECK(h[i].pitch == 65 && h[i].onset_num == 1 && h[i].onset_den == 1);
 
         /* performance: 12 onset events, exactly at these whole-note times */
-        const double t[] = {0, 0.25, 0.375, 0.5, 0.75, 1, 2, 2.25, 2.375, 2.5, 2.75, 3};
+        /* the eighth grace sounds 1/4 of its value (1/32 wn) before the beat */
+        const double t[] = {0, 0.25, 0.46875, 0.5, 0.75, 1, 2, 2.25, 2.46875, 2.5, 2.75, 3};
         const int nn[] = {2, 2, 1, 1, 1, 1, 2, 2, 1, 1, 1, 2};
         CHECK(lec_piece_n_events(p) == 12);
         const lec_piece_event *ev = lec_piece_events(p);
@@ -137,7 +140,7 @@ int main(void)
             /* tie: f' sounds from 3/4 for 1/4 + 1 whole note */
             const lec_piece_note *f = &no[ev[4].first_note];
             CHECK(f->pitch == 65 && fabs(f->dur_wn - 1.25) < 1e-9);
-            /* the grace note sounds 1/8 before the beat */
+            /* the grace note is the third event */
             CHECK(no[ev[2].first_note].pitch == 62);
             /* exact seconds at quarter = 120: 1 whole note = 2 s (to the 0.5 ms
              * tick of the reference MIDI) */
@@ -177,6 +180,55 @@ int main(void)
         }
     }
     lec_piece_destroy(p);
+
+    /* ---- mov4: \repeat unfold prints two heads, each played once; the
+     * percent repeat plays the printed a' b' twice */
+    snprintf(b3, sizeof b3, "%s/snip__mov4", out);
+    p = lec_piece_load(b3, &err);
+    CHECKF(p != NULL, "%s", err.msg);
+    if (p) {
+        CHECK(lec_piece_n_heads(p) == 4);
+        CHECK(lec_piece_n_notes(p) == 6);
+        if (lec_piece_n_notes(p) == 6) {
+            const lec_piece_note *no = lec_piece_notes(p);
+            CHECK(no[0].head != no[1].head && no[0].pitch == 67 && no[1].pitch == 67);
+            CHECK(no[4].head == no[2].head && no[5].head == no[3].head && no[4].pitch == 69);
+        }
+    }
+    lec_piece_destroy(p);
+
+    /* two \book blocks: two output files, each with its own page 1 */
+    char bsrc[4300];
+    snprintf(b1, sizeof b1, "%s/books", scratch);
+    lec_mkdir_p(b1, NULL);
+    snprintf(bsrc, sizeof bsrc, "%s/books/books.ly", scratch);
+    const char *books = "\\version \"2.24.0\"\n"
+                        "\\book { \\score { { c'1 } } }\n"
+                        "\\book { \\score { { d'1 e'1 } } }\n";
+    lec_write_file_atomic(bsrc, books, strlen(books), NULL);
+    st = lec_corpus_build_piece(&cfg, bsrc, "books", out, logp, &res, &err);
+    CHECKF(st == LEC_OK && res.n_bundles == 2, "%s", err.msg);
+    snprintf(b2, sizeof b2, "%s/books__mov2", out);
+    p = lec_piece_load(b2, &err);
+    CHECKF(p != NULL, "%s", err.msg);
+    if (p) {
+        CHECK(lec_piece_n_pages(p) == 1 && lec_piece_n_heads(p) == 2);
+        if (lec_piece_n_heads(p) == 2)
+            CHECK(lec_piece_heads(p)[0].pitch == 62 && lec_piece_heads(p)[1].pitch == 64);
+    }
+    lec_piece_destroy(p);
+    {
+        /* the two bundles carry different page images (book 2's, not book 1's) */
+        char f1[4600], f2[4600], *d1 = NULL, *d2 = NULL;
+        size_t l1 = 0, l2 = 0;
+        snprintf(f1, sizeof f1, "%s/books__mov1/pages/page-1.png", out);
+        snprintf(f2, sizeof f2, "%s/books__mov2/pages/page-1.png", out);
+        CHECK(lec_read_file(f1, 0, &d1, &l1, NULL) == LEC_OK);
+        CHECK(lec_read_file(f2, 0, &d2, &l2, NULL) == LEC_OK);
+        CHECK(d1 && d2 && (l1 != l2 || memcmp(d1, d2, l1) != 0));
+        free(d1);
+        free(d2);
+    }
 
     /* resumable: a second run skips the finished piece */
     st = lec_corpus_build_piece(&cfg, src, "snip", out, logp, &res, &err);

@@ -176,8 +176,30 @@ static void test_writer(void)
     CHECK(lec_midi_create(1, 40000, 1, &err) == NULL && err.code == LEC_EINVAL);
     lec_midi_destroy(NULL);
 
+    /* format 0: one track; an End-of-track meta only moves the track end */
+    m = lec_midi_create(0, 96, 1, &err);
+    CHECKF(m != NULL, "%s", err.msg);
+    if (m) {
+        CHECK(lec_midi_add_channel(m, 0, 10, 0x90, 60, 1, &err) == LEC_OK);
+        CHECK(lec_midi_add_meta(m, 0, 500, LEC_MIDI_META_END_OF_TRACK, NULL, 0, &err) == LEC_OK);
+        CHECK(lec_midi_n_events(m) == 1);
+        uint8_t *bytes = NULL;
+        size_t len = 0;
+        CHECK(lec_midi_serialize(m, &bytes, &len, &err) == LEC_OK);
+        lec_midi *r0 = bytes ? lec_midi_parse(bytes, len, "format0", &err) : NULL;
+        CHECKF(r0 != NULL, "%s", err.msg);
+        if (r0) {
+            CHECK(lec_midi_format(r0) == 0 && lec_midi_n_tracks(r0) == 1);
+            CHECK(lec_midi_n_events(r0) == 2 && lec_midi_events(r0)[1].tick == 500);
+        }
+        lec_midi_destroy(r0);
+        free(bytes);
+    }
+    lec_midi_destroy(m);
+
     snprintf(path, sizeof path, "%s/missing.mid", dir);
-    CHECK(lec_midi_read(path, &err) == NULL && err.code == LEC_EIO && strstr(err.msg, "missing.mid"));
+    CHECK(lec_midi_read(path, &err) == NULL && err.code == LEC_EIO &&
+          strstr(err.msg, "missing.mid"));
 }
 
 static void test_smpte_and_errors(void)

@@ -25,13 +25,13 @@ static void make_piece(void)
     n_notes = 0;
     for (int b = 0; b < N_WN; b++) {
         for (int k = 0; k < 8; k++)
-            notes[n_notes] = (lec_perform_note){b + k / 8.0, 1.0 / 8, 60 + (k * 3 + b) % 12, 0, 0,
-                                                (int64_t)n_notes},
+            notes[n_notes] = (lec_perform_note){b + k / 8.0, 1.0 / 8, 60 + (k * 3 + b) % 12,
+                                                0,           0,       (int64_t)n_notes},
             n_notes++;
         for (int h = 0; h < 2; h++)
             for (int c = 0; c < 2; c++)
-                notes[n_notes] = (lec_perform_note){b + h / 2.0, 0.5, 40 + c * 7, 70, 1,
-                                                    (int64_t)n_notes},
+                notes[n_notes] =
+                    (lec_perform_note){b + h / 2.0, 0.5, 40 + c * 7, 70, 1, (int64_t)n_notes},
                 n_notes++;
     }
     /* same pitch on one channel, overlapping (legato pedal notation) */
@@ -122,6 +122,31 @@ static size_t check_against_midi(const lec_perform *p, const char *path)
     return matched;
 }
 
+/* Sustain-pedal events of channel 0 in the performance's MIDI must be: down
+ * at 0 (+ delay), up at 4 wn, down at 4 wn (+ delay), up at 30 wn, and the
+ * final up at the end. delay = 0 plain, 48 ms (30 + 8 + 10) humanized. */
+static void check_pedal(const lec_perform *p, double delay)
+{
+    const lec_midi *m = lec_perform_midi(p);
+    const lec_midi_event *e = lec_midi_events(m);
+    double want_t[5] = {lec_perform_seconds_at(p, 0) + delay, lec_perform_seconds_at(p, 4),
+                        lec_perform_seconds_at(p, 4) + delay, lec_perform_seconds_at(p, 30),
+                        lec_perform_duration_s(p)};
+    int want_v[5] = {127, 0, 127, 0, 0};
+    int k = 0;
+    for (size_t i = 0; i < lec_midi_n_events(m); i++) {
+        if (!lec_midi_is_channel(&e[i]) || lec_midi_kind(&e[i]) != LEC_MIDI_CONTROL ||
+            lec_midi_channel(&e[i]) != 0 || e[i].data1 != 64)
+            continue;
+        if (k < 5) {
+            CHECKF(e[i].data2 == want_v[k], "pedal %d value %d", k, e[i].data2);
+            CHECK_NEAR(lec_midi_tick_to_s(m, e[i].tick), want_t[k], 0.00026);
+        }
+        k++;
+    }
+    CHECK(k == 5);
+}
+
 static lec_perform *perform(double factor, int humanize, uint64_t seed)
 {
     lec_perform_config cfg;
@@ -165,6 +190,7 @@ static void test_plain(const char *dir)
     CHECK_NEAR(lec_perform_seconds_at(p2, 10.0), plain_s(10.0, 2), 1e-9);
     CHECK_NEAR(lec_perform_seconds_at(p1, 100.0), plain_s(100.0, 1), 1e-6); /* extrapolated */
     CHECK_NEAR(lec_perform_tempo_multiplier_at(p1, 5.0), 1.0, 0);
+    CHECK(isfinite(lec_perform_seconds_at(p1, 1e12)) && lec_perform_seconds_at(p1, NAN) == 0);
     /* last note-off: the unison pair ends at 33.5 wn; + 2 s tail */
     CHECK_NEAR(lec_perform_last_off_s(p1), plain_s(N_WN + 1.5, 1), 0.0005);
     CHECK_NEAR(lec_perform_duration_s(p1), lec_perform_last_off_s(p1) + 2.0, 1e-9);
@@ -174,6 +200,7 @@ static void test_plain(const char *dir)
     CHECK(o1[n_notes - 2].on_tick == o1[n_notes - 1].on_tick &&
           o1[n_notes - 2].off_tick == o1[n_notes - 1].off_tick);
 
+    check_pedal(p1, 0.0);
     snprintf(path, sizeof path, "%s/plain.mid", dir);
     CHECK(check_against_midi(p1, path) == n_notes);
     snprintf(path, sizeof path, "%s/plain2.mid", dir);
@@ -211,7 +238,8 @@ static void test_humanized(const char *dir)
     /* the time map follows the curve: dT/dw = plain spw / multiplier */
     for (double w = 0.5; w < N_WN; w += 3.3) {
         double h = 1e-3;
-        double slope = (lec_perform_seconds_at(a, w + h) - lec_perform_seconds_at(a, w - h)) / (2 * h);
+        double slope =
+            (lec_perform_seconds_at(a, w + h) - lec_perform_seconds_at(a, w - h)) / (2 * h);
         double want = (plain_s(w + h, 1) - plain_s(w - h, 1)) / (2 * h) /
                       lec_perform_tempo_multiplier_at(a, w);
         CHECK_NEAR(slope, want, 1e-5 * want);
@@ -235,7 +263,8 @@ static void test_humanized(const char *dir)
             if (notes[j].onset_wn > notes[i].onset_wn + 1e-9 && oa[j].onset_s <= oa[i].onset_s)
                 order++;
     }
-    for (size_t i = 0; i + 1 < n_notes; i++) /* right hand note vs left-hand chord at the same time */
+    for (size_t i = 0; i + 1 < n_notes;
+         i++) /* right hand note vs left-hand chord at the same time */
         for (size_t j = 0; j < n_notes; j++)
             if (notes[j].staff != notes[i].staff && notes[j].onset_wn == notes[i].onset_wn &&
                 fabs(oa[j].onset_s - oa[i].onset_s) > 0.001)
@@ -273,6 +302,7 @@ static void test_humanized(const char *dir)
     free(ba);
     free(bb);
 
+    check_pedal(a, 0.048);
     snprintf(path, sizeof path, "%s/human.mid", dir);
     CHECK(check_against_midi(a, path) == n_notes);
 
@@ -350,7 +380,7 @@ static void test_cues(void)
     CHECKF(m != NULL, "%s", err.msg);
     if (!m)
         return;
-    lec_midi_add_tempo(m, 0, 0, 1000000, &err); /* 60 bpm */
+    lec_midi_add_tempo(m, 0, 0, 1000000, &err);      /* 60 bpm */
     lec_midi_add_tempo(m, 0, 4 * 384, 750000, &err); /* 80 bpm from 1 wn */
     lec_midi_add_tempo(m, 0, 4 * 384, 500000, &err); /* same tick: last wins, 120 */
     for (int t = 1; t <= 2; t++) {
@@ -383,6 +413,111 @@ static void test_cues(void)
     lec_midi_destroy(m);
 }
 
+/* Random scores (notes on and off a grid, 1-4 staves, several tempi, pedal,
+ * plain or humanized, factors 0.5..2): the invariants hold for every one --
+ * each onset is a note-on of the written MIDI at exactly its ground-truth
+ * time, the ground truth has its note-off, no pitch overlaps itself on a
+ * channel, chords more than 3 ms apart keep their order. */
+static double rnd(uint64_t *r)
+{
+    *r = *r * 6364136223846793005ull + 1442695040888963407ull;
+    return (double)(*r >> 11) / 9007199254740992.0;
+}
+
+static void test_random(const char *dir)
+{
+    uint64_t r = 2024;
+#define RND() rnd(&r)
+    lec_perform_note *nt = malloc(300 * sizeof *nt);
+    int failures_before = lec_test_failures;
+    for (int it = 0; it < 30 && nt; it++) {
+        size_t n = (size_t)(RND() * 300);
+        for (size_t i = 0; i < n; i++) {
+            /* one draw per statement: the order of evaluation inside an
+             * initializer list is unspecified */
+            double on = RND() < 0.7 ? floor(RND() * 256) / 16 : RND() * 16;
+            double dur = 1.0 / 64 + RND() * 0.5;
+            int pitch = 36 + (int)(RND() * 12);
+            int vel = (int)(RND() * 128);
+            int staff = (int)(RND() * 4);
+            nt[i] = (lec_perform_note){on, dur, pitch, vel, staff, (int64_t)i};
+        }
+        lec_perform_tempo tp[5];
+        size_t ntp = (size_t)(RND() * 5);
+        for (size_t j = 0; j < ntp; j++) {
+            double at = j * 3.0 + RND();
+            tp[j] = (lec_perform_tempo){at, 30 + RND() * 210};
+        }
+        lec_perform_pedal pd[8];
+        size_t npd = (size_t)(RND() * 8);
+        for (size_t j = 0; j < npd; j++) {
+            double at = RND() * 17;
+            pd[j] = (lec_perform_pedal){at, RND() < 0.5 ? 0 : 127};
+        }
+        lec_perform_config cfg;
+        lec_perform_config_default(&cfg);
+        cfg.tempo_factor = 0.5 + RND() * 1.5;
+        cfg.humanize = RND() < 0.6;
+        cfg.seed = r;
+        lec_perform_score sc = {nt, n, tp, ntp, pd, npd};
+        lec_error err = {0};
+        lec_perform *p = lec_perform_create(&cfg, &sc, &err);
+        CHECKF(p != NULL, "random score %d: %s", it, err.msg);
+        if (!p)
+            continue;
+        char path[4200];
+        snprintf(path, sizeof path, "%s/random%d.mid", dir, it);
+        CHECK(lec_perform_write_midi(p, path, &err) == LEC_OK);
+        lec_midi *m = lec_midi_read(path, &err);
+        CHECKF(m != NULL, "%s", err.msg);
+        const lec_perform_onset *o = lec_perform_onsets(p);
+        if (m) {
+            const lec_midi_event *e = lec_midi_events(m);
+            size_t ne = lec_midi_n_events(m);
+            int sounding[16][128], overlap = 0;
+            memset(sounding, 0, sizeof sounding);
+            for (size_t i = 0; i < ne; i++) {
+                int c = lec_midi_channel(&e[i]);
+                if (lec_midi_is_note_on(&e[i]) && sounding[c][e[i].data1]++)
+                    overlap++;
+                else if (lec_midi_is_note_off(&e[i]) && sounding[c][e[i].data1] > 0)
+                    sounding[c][e[i].data1]--;
+            }
+            CHECKF(overlap == 0, "random score %d: %d overlaps", it, overlap);
+            size_t unmatched = 0;
+            for (size_t k = 0; k < n; k++) {
+                int on = 0, off = 0;
+                for (size_t i = 0; i < ne && !(on && off); i++) {
+                    if (!lec_midi_is_channel(&e[i]) || e[i].data1 != o[k].pitch ||
+                        lec_midi_channel(&e[i]) != o[k].channel)
+                        continue;
+                    double t = lec_midi_tick_to_s(m, e[i].tick);
+                    on |= lec_midi_is_note_on(&e[i]) && fabs(t - o[k].onset_s) < 1e-9;
+                    off |= lec_midi_is_note_off(&e[i]) && fabs(t - o[k].offset_s) < 1e-9;
+                }
+                unmatched += !(on && off) || o[k].offset_s <= o[k].onset_s;
+            }
+            CHECKF(unmatched == 0, "random score %d: %zu notes not in the MIDI", it, unmatched);
+        }
+        size_t swapped = 0;
+        for (size_t a = 0; a < n; a++)
+            for (size_t b = 0; b < n; b++)
+                if (nt[b].onset_wn > nt[a].onset_wn &&
+                    lec_perform_seconds_at(p, nt[b].onset_wn) -
+                            lec_perform_seconds_at(p, nt[a].onset_wn) >
+                        0.003 &&
+                    o[b].onset_s <= o[a].onset_s)
+                    swapped++;
+        CHECKF(swapped == 0, "random score %d: %zu chord pairs swapped", it, swapped);
+        lec_midi_destroy(m);
+        lec_perform_destroy(p);
+        if (lec_test_failures > failures_before + 5)
+            break; /* enough to diagnose */
+    }
+    free(nt);
+#undef RND
+}
+
 int main(void)
 {
     const char *dir = lec_test_scratch_dir("test_perform");
@@ -391,5 +526,6 @@ int main(void)
     test_humanized(dir);
     test_errors();
     test_cues();
+    test_random(dir);
     return lec_test_finish("test_perform");
 }

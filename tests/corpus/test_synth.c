@@ -1,9 +1,12 @@
 /* test_synth.c -- lec_synth with the small TimGM6mb soundfont: the FLAC is
  * mono 22050 Hz with the expected length; each note's onset, detected from
- * the audio here, lies within 20 ms of the ground truth (so fluidsynth adds
- * no offset: audio t = MIDI t); tempo 0.5 doubles the detected onsets;
- * evaluation soundfonts are refused; failures (missing fluidsynth, timeout,
- * bad soundfont) leave an existing output untouched and no temporaries. */
+ * the audio here, lies within 20 ms of the ground truth and never before it
+ * (so fluidsynth adds no offset: audio t = MIDI t), plain and humanized;
+ * tempo 0.5 doubles the detected onsets; reduced FLAC resolution (bits)
+ * rounds every sample and shrinks the file; evaluation soundfonts are
+ * refused; failures (missing fluidsynth, timeout, missing directory, not a
+ * MIDI file, bad soundfont) leave an existing output untouched and no
+ * temporaries. */
 #include <dirent.h>
 #include <math.h>
 #include <stdlib.h>
@@ -29,11 +32,13 @@ static const lec_perform_note notes[N_NOTES] = {
 };
 static const lec_perform_tempo tempo[] = {{0.0, 120.0}};
 
-static lec_perform *perform(double factor, const char *mid)
+static lec_perform *perform_h(double factor, int humanize, const char *mid)
 {
     lec_perform_config cfg;
     lec_perform_config_default(&cfg);
     cfg.tempo_factor = factor;
+    cfg.humanize = humanize;
+    cfg.seed = 5;
     lec_perform_score sc = {notes, N_NOTES, tempo, 1, NULL, 0};
     lec_error err = {0};
     lec_perform *p = lec_perform_create(&cfg, &sc, &err);
@@ -42,6 +47,8 @@ static lec_perform *perform(double factor, const char *mid)
         CHECKF(lec_perform_write_midi(p, mid, &err) == LEC_OK, "%s", err.msg);
     return p;
 }
+
+static lec_perform *perform(double factor, const char *mid) { return perform_h(factor, 0, mid); }
 
 /* Read a mono FLAC fully; checks its format. */
 static float *read_flac(const char *path, long *n)
@@ -180,6 +187,31 @@ static void test_render(const char *dir)
         struct stat a, b;
         CHECK(stat(flac1, &a) == 0 && stat(flac12, &b) == 0 && b.st_size < a.st_size * 0.85);
     }
+    /* humanized: the audio follows the humanized ground truth too */
+    {
+        char midh[4300], flach[4300];
+        snprintf(midh, sizeof midh, "%s/th.mid", dir);
+        snprintf(flach, sizeof flach, "%s/th.flac", dir);
+        lec_perform *ph = perform_h(1.0, 1, midh);
+        long nh = 0;
+        float *xh = NULL;
+        if (ph && lec_synth_render(s, midh, flach, NULL, &err) == LEC_OK)
+            xh = read_flac(flach, &nh);
+        CHECKF(xh != NULL, "%s", err.msg);
+        if (xh) {
+            const lec_perform_onset *oh = lec_perform_onsets(ph);
+            double moved = 0;
+            for (int k = 0; k < N_NOTES; k++) {
+                double d = detect_onset(xh, nh, oh[k].onset_s);
+                CHECKF(fabs(d - oh[k].onset_s) <= 0.020 && d - oh[k].onset_s > -0.002,
+                       "humanized note %d: truth %.4f detected %.4f", k, oh[k].onset_s, d);
+                moved = fmax(moved, fabs(oh[k].onset_s - o1[k].onset_s));
+            }
+            CHECK(moved > 0.025); /* the humanized truth really differs from the plain one */
+        }
+        free(xh);
+        lec_perform_destroy(ph);
+    }
     /* the note at t = 0 starts at the first samples: no lead-in */
     CHECK(detect_onset(x1, n1, 0.0) < 0.010);
     printf("  mean offset %.1f ms\n", 1e3 * sum / N_NOTES);
@@ -206,7 +238,8 @@ static void test_refusals(const char *dir)
     snprintf(path, sizeof path, "%s/MuseScore_General-HQ.sf2", dir);
     snprintf(link, sizeof link, "%s/piano.sf2", dir);
     char cmd[9000];
-    snprintf(cmd, sizeof cmd, "cp '%s' '%s' && ln -sf MuseScore_General-HQ.sf2 '%s'", SF_SMALL, path, link);
+    snprintf(cmd, sizeof cmd, "cp '%s' '%s' && ln -sf MuseScore_General-HQ.sf2 '%s'", SF_SMALL,
+             path, link);
     CHECK(system(cmd) == 0);
     CHECK(lec_synth_create(&cfg, path, &err) == NULL && err.code == LEC_EINVAL &&
           strstr(err.msg, "reserved"));
@@ -273,7 +306,8 @@ static void test_failures(const char *base)
     char nodir[4300];
     snprintf(nodir, sizeof nodir, "%s/no/such/dir/x.flac", base);
     if (s)
-        CHECK(lec_synth_render(s, mid, nodir, NULL, &err) == LEC_EIO && strstr(err.msg, "no/such/dir"));
+        CHECK(lec_synth_render(s, mid, nodir, NULL, &err) == LEC_EIO &&
+              strstr(err.msg, "no/such/dir"));
     lec_synth_destroy(s);
 
     /* the old output survives, and nothing else is left in the directory */

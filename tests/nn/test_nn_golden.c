@@ -129,6 +129,8 @@ static void run_config(const char *name)
     }
     st = lec_nn_forward(ctx, ts->data, ta->data, N, LEC_NN_EVAL, 0, 0, &err);
     CHECK(st == LEC_OK);
+    /* backward after an EVAL forward is refused, not computed from stale BN stats */
+    CHECK(isnan(lec_nn_backward(ctx, tt->data, N, 1.0f / N, 1, 0)));
     compare(name, "logits_eval", lec_nn_ctx_logits(ctx), lec_model_file_find(io, "out.logits_eval"),
             (size_t)N * a->n_out, 1e-4);
 

@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "lec_nn.h"
 #include "lec_nn_layers.h"
 #include "lec_test.h"
 
@@ -358,8 +359,25 @@ static void test_concat_softmax(void)
     free(z);
 }
 
+static void test_spec_excerpt(void)
+{
+    /* 5 frames of 3 bands, frame f band b = 10*f + b + 1 */
+    float frames[15], dst[12];
+    for (int f = 0; f < 5; f++)
+        for (int b = 0; b < 3; b++)
+            frames[f * 3 + b] = (float)(10 * f + b + 1);
+    lec_nn_spec_excerpt(dst, frames, 5, 3, 5, 4); /* the last 4 frames */
+    for (int b = 0; b < 3; b++)
+        for (int f = 0; f < 4; f++)
+            CHECK(dst[b * 4 + f] == (float)(10 * (f + 1) + b + 1));
+    lec_nn_spec_excerpt(dst, frames, 5, 3, 2, 4); /* starts before the stream: silence */
+    CHECK(dst[0] == 0.0f && dst[1] == 0.0f && dst[2] == 1.0f && dst[3] == 11.0f);
+    CHECK(dst[4 + 2] == 2.0f && dst[8 + 3] == 13.0f);
+}
+
 int main(void)
 {
+    test_spec_excerpt();
     test_conv(2, 3, 5, 6, 4, 3, 1);
     test_conv(3, 2, 4, 7, 5, 3, 2); /* chunk of 2 samples + a remainder of 1 */
     test_conv(2, 2, 6, 5, 3, 5, 8); /* 5x5 kernel, whole batch in one GEMM */
@@ -368,6 +386,7 @@ int main(void)
     test_dense(1, 3, 2);
     test_batchnorm(4, 3, 5);
     test_batchnorm(6, 2, 1); /* after a dense layer */
+    test_batchnorm(2, 2, 601); /* long runs: blocked float sums + vector tail */
     test_elementwise();
     test_concat_softmax();
     return lec_test_finish("test_nn_layers");

@@ -8,7 +8,8 @@
  * steps, too slow for CI under sanitizers.)
  * Checks: the loss falls (and the accuracy rises above what the score alone
  * can give); K steps + checkpoint + resume + K steps equals 2K straight steps
- * bit for bit, with 1 and with 2 threads; lec_train_run's stop flag saves a
+ * bit for bit, with 1 thread and with 2 threads both ways (batch split;
+ * OpenBLAS threads); lec_train_run's stop flag saves a
  * checkpoint; a checkpoint is also a loadable model; a model is refused as a
  * checkpoint; bad configurations are refused. */
 #include <math.h>
@@ -83,7 +84,7 @@ static lec_status provider(void *user, int64_t step, int n, float *score, float 
     return LEC_OK;
 }
 
-static lec_train *make(int threads, const char *ckpt, lec_error *err)
+static lec_train *make(int threads, int split, const char *ckpt, lec_error *err)
 {
     lec_nn_arch a = task_arch();
     lec_nn_net *net = lec_nn_net_create(&a, err);
@@ -99,6 +100,7 @@ static lec_train *make(int threads, const char *ckpt, lec_error *err)
     lec_train_config_default(&cfg);
     cfg.batch = 16;
     cfg.threads = threads;
+    cfg.split_batch = split;
     cfg.lr = 3e-3;
     cfg.warmup_steps = 10;
     cfg.total_steps = 600;
@@ -116,14 +118,15 @@ static int same_params(lec_train *x, lec_train *y)
                   sizeof(float) * lec_nn_net_n_params(a)) == 0;
 }
 
-static void test_resume(int threads, const char *dir)
+static void test_resume(int threads, int split, const char *dir)
 {
     const int K = 6;
     char ck[4096];
-    snprintf(ck, sizeof ck, "%s/resume%d.ckpt", dir, threads);
+    snprintf(ck, sizeof ck, "%s/resume%d%d.ckpt", dir, threads, split);
     uint64_t data = 5;
     lec_error err = {0};
-    lec_train *straight = make(threads, NULL, &err), *first = make(threads, ck, &err);
+    lec_train *straight = make(threads, split, NULL, &err),
+              *first = make(threads, split, ck, &err);
     CHECKF(straight && first, "%s", err.msg);
     if (!straight || !first)
         goto out;
@@ -138,10 +141,11 @@ static void test_resume(int threads, const char *dir)
     if (resumed) {
         CHECK(lec_train_step_count(resumed) == K);
         CHECK(lec_train_config_of(resumed)->threads == threads);
+        CHECK(lec_train_config_of(resumed)->split_batch == split);
         for (int i = 0; i < K; i++)
             CHECK(lec_train_step(resumed, provider, &data, &s, &err) == LEC_OK);
-        CHECKF(same_params(straight, resumed), "threads %d: resumed run differs from straight run",
-               threads);
+        CHECKF(same_params(straight, resumed),
+               "threads %d split %d: resumed run differs from straight run", threads, split);
         /* and the test can fail: one extra step changes the parameters */
         CHECK(lec_train_step(resumed, provider, &data, &s, &err) == LEC_OK);
         CHECK(!same_params(straight, resumed));
@@ -173,7 +177,7 @@ int main(void)
     lec_error err = {0};
 
     /* ---- the loss falls and the spectrogram is used */
-    lec_train *tr = make(2, NULL, &err);
+    lec_train *tr = make(2, 1, NULL, &err);
     CHECKF(tr != NULL, "%s", err.msg);
     if (tr) {
         uint64_t data = 1, val = 777;
@@ -213,13 +217,14 @@ int main(void)
     }
 
     /* ---- exact resume */
-    test_resume(1, dir);
-    test_resume(2, dir);
+    test_resume(1, 1, dir);
+    test_resume(2, 1, dir); /* batch split across two threads */
+    test_resume(2, 0, dir); /* one worker, OpenBLAS with two threads */
 
     /* ---- stop flag: checkpoint and LEC_EINTERRUPTED */
     char ck[4096];
     snprintf(ck, sizeof ck, "%s/stop.ckpt", dir);
-    tr = make(1, ck, &err);
+    tr = make(1, 1, ck, &err);
     if (tr) {
         volatile int stop = 0;
         rep_state r = {0, 0, &stop, 2};

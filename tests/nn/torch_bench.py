@@ -22,8 +22,8 @@ from lecnn_torch import Arch, LecNet, soft_xent  # noqa: E402
 
 def main():
     p = argparse.ArgumentParser()
-    p.add_argument("--score", default="40x128")
-    p.add_argument("--spec", default="78x40")
+    p.add_argument("--score", default="120x160")
+    p.add_argument("--spec", default="70x40")
     p.add_argument("--buckets", type=int, default=32)
     p.add_argument("--score-layers", required=True)
     p.add_argument("--spec-layers", required=True)
