@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "bench.h"
 #include "commands.h"
@@ -40,13 +41,23 @@ static void help(FILE *out)
             "options:\n"
             "  --audio NAME    rendering [the first]\n"
             "  --seconds S     follow only the first S seconds [all]\n"
+            "  --net-every K   run the network on every K-th frame only [1]\n"
             "  --oracle        the network still runs on every window (its cost is real),\n"
-            "                  but the tracker is fed the ground truth (soft-max peaked on the\n"
-            "                  true bucket, half the mass as noise), so the windows per frame\n"
+            "                  but the tracker is fed the ground truth (lec_eval_oracle_softmax,\n"
+            "                  half the mass as noise), so the windows per frame\n"
             "                  are those of a network that tracks. Without it an untrained\n"
             "                  network keeps the tracker searching: the worst case (main +\n"
             "                  second + 8 scan windows per frame)\n",
             DEMO_BUNDLE);
+}
+
+/* This thread's CPU time, s: immune to preemption by other processes on a
+ * shared machine, unlike the wall clock the per-frame figures use. */
+static double cpu_now_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
 }
 
 typedef struct truth_obs {
@@ -60,17 +71,8 @@ static int truth_fn(void *user, const float *score, const float *spec, const flo
 {
     (void)score, (void)spec;
     const truth_obs *o = user;
-    float xt = lec_unroll_truth_x(o->u, o->rendering, t_end_s), bw = o->win_w / (float)o->B;
-    for (int i = 0; i < n; i++) {
-        float *p = probs + (size_t)i * (size_t)o->B;
-        int hit = xt >= x0[i] && xt < x0[i] + o->win_w;
-        for (int b = 0; b < o->B; b++)
-            p[b] = (hit ? 0.5f : 1.0f) / (float)o->B;
-        if (hit) {
-            int b = (int)((xt - x0[i]) / bw);
-            p[b < o->B ? b : o->B - 1] += 0.5f;
-        }
-    }
+    lec_eval_oracle_softmax(lec_unroll_truth_x(o->u, o->rendering, t_end_s), x0, n, o->win_w, o->B,
+                            0.5f, probs);
     return 0;
 }
 
@@ -122,13 +124,15 @@ int lec_bench_track(int argc, char **argv)
     }
     const char *model_path = NULL, *bundle = NULL, *audio_name = NULL;
     double seconds = 0;
-    int use_oracle = 0;
+    int use_oracle = 0, net_every = 1;
     for (int i = 1; i < argc; i++) {
         int has = i + 1 < argc;
         if (!strcmp(argv[i], "--model") && has)
             model_path = argv[++i];
         else if (!strcmp(argv[i], "--audio") && has)
             audio_name = argv[++i];
+        else if (!strcmp(argv[i], "--net-every") && has)
+            net_every = atoi(argv[++i]);
         else if (!strcmp(argv[i], "--oracle"))
             use_oracle = 1;
         else if (!strcmp(argv[i], "--seconds") && has)
@@ -197,6 +201,7 @@ int lec_bench_track(int argc, char **argv)
     lec_follower_config_default(&fc);
     fc.model = model;
     fc.piece = piece;
+    fc.net_every = net_every;
     lec_unroll_config ucfg;
     lec_follow_model_unroll_config(model, &ucfg);
     tobs.rendering = r;
@@ -220,7 +225,8 @@ int lec_bench_track(int argc, char **argv)
         goto out;
     }
     const lec_nn_arch *a = lec_nn_net_arch(lec_follow_model_net(model));
-    int B = lec_follow_model_buckets(model), maxw = lec_tracker_max_windows(lec_follower_tracker(f));
+    int B = lec_follow_model_buckets(model),
+        maxw = lec_tracker_max_windows(lec_follower_tracker(f));
     size_t nf = lec_follower_max_frames(f, n);
     out = malloc(sizeof *out * (nf + 1));
     n_rec = calloc(nf + 1, sizeof *n_rec);
@@ -244,6 +250,7 @@ int lec_bench_track(int argc, char **argv)
     /* ---- 1: the follower, frame by frame (record windows and outputs) */
     size_t k = 0, poff = 0;
     long total_windows = 0;
+    double cpu0 = cpu_now_s();
     for (size_t i = 0; i < n;) {
         size_t used = 0;
         int got = lec_follower_process(f, audio + i, n - i, &used, out + k, 1, &err);
@@ -264,12 +271,17 @@ int lec_bench_track(int argc, char **argv)
         }
     }
     nf = k;
+    double cpu_follower = cpu_now_s() - cpu0;
     double follower_total = 0;
     for (size_t i = 0; i < nf; i++)
         follower_total += out[i].cost_s;
-    size_t playing = 0;
-    for (size_t i = 0; i < nf; i++)
+    size_t playing = 0, lost = 0;
+    for (size_t i = 0; i < nf; i++) {
         playing += n_rec[i] > 0;
+        lost += out[i].lost != 0;
+    }
+    printf("tracker searching (lost) in %.1f%% of the frames\n",
+           100.0 * (double)lost / (double)(nf ? nf : 1));
     printf("%zu frames, %.2f windows per frame on average, %.2f in the %zu frames that ran the "
            "network\n\n",
            nf, (double)total_windows / (double)(nf ? nf : 1),
@@ -287,7 +299,8 @@ int lec_bench_track(int argc, char **argv)
         goto out;
     }
     ctx = lec_nn_ctx_create(lec_follow_model_net(model), maxw, 0, &err);
-    size_t exn = (size_t)a->spec_bands * (size_t)a->spec_frames, swn = (size_t)a->score_h * (size_t)a->score_w;
+    size_t exn = (size_t)a->spec_bands * (size_t)a->spec_frames,
+           swn = (size_t)a->score_h * (size_t)a->score_w;
     score_in = malloc(sizeof(float) * swn * (size_t)maxw);
     spec_in = malloc(sizeof(float) * exn * (size_t)maxw);
     ex = malloc(sizeof(float) * exn);
@@ -296,7 +309,7 @@ int lec_bench_track(int argc, char **argv)
         goto out;
     }
     size_t n_net = 0;
-    double net_total = 0;
+    double net_total = 0, cpu_net = 0;
     for (size_t i = 0; i < nf; i++) {
         int w = n_rec[i];
         if (w == 0)
@@ -305,19 +318,21 @@ int lec_bench_track(int argc, char **argv)
             long fr = (long)i - (a->spec_frames - 1 - j);
             for (int b = 0; b < a->spec_bands; b++)
                 ex[(size_t)b * (size_t)a->spec_frames + (size_t)j] =
-                    fr >= 0 && (size_t)fr < n_spec ? spec[(size_t)fr * (size_t)bands + (size_t)b] : 0;
+                    fr >= 0 && (size_t)fr < n_spec ? spec[(size_t)fr * (size_t)bands + (size_t)b]
+                                                   : 0;
         }
         for (int q = 0; q < w; q++) {
             memcpy(spec_in + (size_t)q * exn, ex, sizeof(float) * exn);
             lec_unroll_window(lec_follower_unroll(f), (int)x0_rec[i * (size_t)maxw + (size_t)q],
                               a->score_w, score_in + (size_t)q * swn);
         }
-        double t0 = lec_now_s();
+        double t0 = lec_now_s(), c0 = cpu_now_s();
         if (lec_nn_forward(ctx, score_in, spec_in, w, LEC_NN_EVAL, 0, 0, &err)) {
             fprintf(stderr, "lectern bench track: %s\n", err.msg);
             goto out;
         }
         double dt = lec_now_s() - t0;
+        cpu_net += cpu_now_s() - c0;
         t_part[n_net++] = dt;
         net_total += dt;
     }
@@ -338,7 +353,8 @@ int lec_bench_track(int argc, char **argv)
     double track_total = 0;
     for (size_t i = 0; o2 && i < n;) {
         size_t used = 0;
-        int got = lec_follower_process(g, audio + i, n - i, &used, o2 + k2, (int)(nf + 1 - k2), &err);
+        int got =
+            lec_follower_process(g, audio + i, n - i, &used, o2 + k2, (int)(nf + 1 - k2), &err);
         if (got < 0)
             break;
         k2 += (size_t)got;
@@ -379,9 +395,13 @@ int lec_bench_track(int argc, char **argv)
     printf("  (replayed tracker reproduced %zu of %zu positions exactly)\n", same, nf);
     printf("\nFIGURE: follower %.1fx real time on one core (target >= 50x); the network alone "
            "%.1fx, i.e. %.0f%% of the follower's time; tracker %.0f%%.\n",
-           follower_total > 0 ? audio_s / follower_total : 0, net_total > 0 ? audio_s / net_total : 0,
+           follower_total > 0 ? audio_s / follower_total : 0,
+           net_total > 0 ? audio_s / net_total : 0,
            follower_total > 0 ? 100 * net_total / follower_total : 0,
            follower_total > 0 ? 100 * track_total / follower_total : 0);
+    printf("thread CPU time (no preemption): follower %.1fx real time (includes recording the "
+           "outputs), network only %.1fx\n",
+           cpu_follower > 0 ? audio_s / cpu_follower : 0, cpu_net > 0 ? audio_s / cpu_net : 0);
     printf("latency: a frame's position is reported when its processing ends, i.e. its "
            "processing time after its last sample (median above) plus the input buffering "
            "of a live device.\n");

@@ -1,6 +1,7 @@
 /* lectern corpus build|check -- the corpus builder (models/corpus) and its
  * visual/coverage check of a bundle. */
 #include <cairo.h>
+#include <cjson/cJSON.h>
 #include <errno.h>
 #include <signal.h>
 #include <stdio.h>
@@ -35,7 +36,10 @@ static void usage(FILE *f)
     usage_build(f);
     fprintf(f, "\nusage: lectern corpus check BUNDLE [--out DIR]\n"
                "Draws note-head boxes (red: has an onset, blue: tied, orange: no onset) and\n"
-               "systems (green) on the pages, prints coverage figures.\n");
+               "systems (green) on the pages, prints coverage figures.\n"
+               "\nusage: lectern corpus stats DIR\n"
+               "Figures of a build from DIR/.results.jsonl: pieces built, failures by cause,\n"
+               "coverage of note heads with an onset (median over pieces), time.\n");
 }
 
 typedef struct {
@@ -477,6 +481,116 @@ static int cmd_check(int argc, char **argv)
     return rc;
 }
 
+
+/* lectern corpus stats DIR: figures over DIR/.results.jsonl, the latest
+ * line of each piece (a rerun's line supersedes the earlier one). */
+static int cmd_stats(int argc, char **argv)
+{
+    if (argc < 2) {
+        usage(stderr);
+        return 2;
+    }
+    char path[4096];
+    snprintf(path, sizeof path, "%s/.results.jsonl", argv[1]);
+    char *text;
+    size_t len;
+    lec_error err;
+    if (lec_read_file(path, 0, &text, &len, &err)) {
+        fprintf(stderr, "lectern corpus stats: %s\n", err.msg);
+        return 1;
+    }
+    size_t cap = 1024, n = 0;
+    cJSON **rows = malloc(cap * sizeof *rows);
+    char *save = NULL;
+    for (char *line = strtok_r(text, "\n", &save); line && rows; line = strtok_r(NULL, "\n", &save)) {
+        cJSON *r = cJSON_Parse(line);
+        cJSON *id = cJSON_GetObjectItem(r, "id");
+        if (!cJSON_IsString(id)) {
+            cJSON_Delete(r);
+            continue;
+        }
+        size_t k = 0;
+        while (k < n && strcmp(cJSON_GetObjectItem(rows[k], "id")->valuestring, id->valuestring))
+            k++;
+        if (k < n) {
+            cJSON_Delete(rows[k]);
+            rows[k] = r;
+            continue;
+        }
+        if (n == cap) {
+            cJSON **nr = realloc(rows, 2 * cap * sizeof *nr);
+            if (!nr)
+                break;
+            rows = nr;
+            cap *= 2;
+        }
+        rows[n++] = r;
+    }
+    free(text);
+    size_t built = 0, bundles = 0, n_cov = 0;
+    double *cov = calloc(n ? n : 1, sizeof *cov);
+    double t_sum = 0, t_eng = 0, t_audio = 0, hn = 0, ho = 0, pn = 0, ph = 0;
+    char causes[32][32];
+    int cause_n[32], n_causes = 0;
+    for (size_t i = 0; i < n && cov; i++) {
+        cJSON *r = rows[i];
+#define NUM(k) cJSON_GetNumberValue(cJSON_GetObjectItem(r, k))
+        t_sum += NUM("t_total_s");
+        t_eng += NUM("t_engrave_s");
+        t_audio += NUM("t_audio_s");
+        if (cJSON_IsTrue(cJSON_GetObjectItem(r, "ok"))) {
+            built++;
+            bundles += (size_t)NUM("bundles");
+            hn += NUM("heads_nontied");
+            ho += NUM("heads_with_onset");
+            pn += NUM("perf_notes");
+            ph += NUM("perf_with_head");
+            if (NUM("heads_nontied") > 0)
+                cov[n_cov++] = 100.0 * NUM("heads_with_onset") / NUM("heads_nontied");
+        } else {
+            const char *c = cJSON_GetStringValue(cJSON_GetObjectItem(r, "cause"));
+            c = c && c[0] ? c : "other";
+            int k = 0;
+            while (k < n_causes && strcmp(causes[k], c))
+                k++;
+            if (k == n_causes && n_causes < 32) {
+                snprintf(causes[n_causes], 32, "%s", c);
+                cause_n[n_causes++] = 0;
+            }
+            if (k < 32)
+                cause_n[k]++;
+        }
+#undef NUM
+    }
+    printf("%zu pieces tried: %zu built (%.1f%%, %zu bundles), %zu failed\n", n, built,
+           n ? 100.0 * (double)built / (double)n : 0.0, bundles, n - built);
+    if (n_causes) {
+        printf("failed by cause:");
+        for (int k = 0; k < n_causes; k++)
+            printf(" %s %d", causes[k], cause_n[k]);
+        printf("\n");
+    }
+    if (n_cov) {
+        qsort(cov, n_cov, sizeof *cov, cmp_double);
+        double med = n_cov % 2 ? cov[n_cov / 2] : 0.5 * (cov[n_cov / 2 - 1] + cov[n_cov / 2]);
+        size_t below = 0;
+        for (size_t i = 0; i < n_cov; i++)
+            below += cov[i] < 97.0;
+        printf("non-tied heads with an onset: median over pieces %.2f%%, overall %.2f%%, "
+               "minimum %.2f%%, %zu pieces below 97%%\n",
+               med, hn ? 100.0 * ho / hn : 0.0, cov[0], below);
+        printf("performed notes with a printed head: %.2f%%\n", pn ? 100.0 * ph / pn : 0.0);
+    }
+    printf("time summed over pieces (each on one worker): engraving %.0f s, audio %.0f s, "
+           "total %.0f s (%.1f s a piece)\n",
+           t_eng, t_audio, t_sum, n ? t_sum / (double)n : 0.0);
+    for (size_t i = 0; i < n; i++)
+        cJSON_Delete(rows[i]);
+    free(rows);
+    free(cov);
+    return 0;
+}
+
 int lec_cmd_corpus(int argc, char **argv)
 {
     if (argc < 2 || strcmp(argv[1], "-h") == 0 || strcmp(argv[1], "--help") == 0) {
@@ -491,6 +605,8 @@ int lec_cmd_corpus(int argc, char **argv)
         return cmd_build(argc - 1, argv + 1);
     if (strcmp(argv[1], "check") == 0)
         return cmd_check(argc - 1, argv + 1);
+    if (strcmp(argv[1], "stats") == 0)
+        return cmd_stats(argc - 1, argv + 1);
     fprintf(stderr, "lectern corpus: unknown subcommand '%s'\n\n", argv[1]);
     usage(stderr);
     return 2;

@@ -196,6 +196,7 @@ typedef struct variant {
     char name[32];
     double scale;
     int degrade;
+    int id; /* position in the full list: seeds do not depend on --variants */
     /* counts */
     long pages, sys_truth, sys_found, sys_tp, st_truth, st_found, st_tp, pages_exact;
     double skew_err_sum;
@@ -266,15 +267,46 @@ static uint64_t hash_str(const char *s, uint64_t h)
     return h;
 }
 
+/* The movements of one source (<id>__mov1, <id>__mov2...) are separate
+ * bundles that share the pages where one movement ends and the next starts,
+ * each with only its own systems. Such a page is evaluated once, against
+ * the union of the systems of every bundle that has it. Key: the source id
+ * and a hash of the page image file. */
+typedef struct page_key {
+    uint64_t key;
+    size_t piece, page;
+} page_key;
+
+static uint64_t file_hash(const char *path)
+{
+    FILE *f = fopen(path, "rb");
+    uint64_t h = 1469598103934665603ull;
+    if (!f)
+        return h;
+    unsigned char buf[65536];
+    size_t n;
+    while ((n = fread(buf, 1, sizeof buf, f)) > 0)
+        for (size_t i = 0; i < n; i++)
+            h = (h ^ buf[i]) * 0x100000001B3ull;
+    fclose(f);
+    return h;
+}
+
+static const char *piece_name(const lec_piece *p)
+{
+    const char *s = strrchr(lec_piece_dir(p), '/');
+    return s ? s + 1 : lec_piece_dir(p);
+}
+
 static int run_evaluate(const char *root, const char *split, const char *index_path, int limit,
                         const char *variants_arg, const char *dump, const lec_import_config *cfg)
 {
-    variant all[] = {{"clean1", 1.0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0},
-                     {"clean0.667", 2.0 / 3.0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0},
-                     {"clean1.333", 4.0 / 3.0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0},
-                     {"deg1", 1.0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0},
-                     {"deg0.667", 2.0 / 3.0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0},
-                     {"deg1.333", 4.0 / 3.0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0}};
+    variant all[] = {{.name = "clean1", .scale = 1.0, .degrade = 0},
+                     {.name = "clean0.667", .scale = 2.0 / 3.0, .degrade = 0},
+                     {.name = "clean1.333", .scale = 4.0 / 3.0, .degrade = 0},
+                     {.name = "deg1", .scale = 1.0, .degrade = 1},
+                     {.name = "deg0.667", .scale = 2.0 / 3.0, .degrade = 1},
+                     {.name = "deg1.333", .scale = 4.0 / 3.0, .degrade = 1}};
     int nall = (int)(sizeof all / sizeof all[0]);
     variant vs[8];
     int nv = 0;
@@ -294,7 +326,8 @@ static int run_evaluate(const char *root, const char *split, const char *index_p
             if (!found)
                 continue;
         }
-        vs[nv++] = all[i];
+        vs[nv] = all[i];
+        vs[nv++].id = i;
     }
     if (nv == 0) {
         fprintf(stderr, "lectern import: --variants %s names none of clean1, clean0.667, "
@@ -362,6 +395,26 @@ static int run_evaluate(const char *root, const char *split, const char *index_p
     }
     printf("evaluating %zu bundles, %zu pages, %d variants (root %s%s%s)\n", np, total_pages, nv,
            root, split ? ", split " : "", split ? split : "");
+    page_key *keys = calloc(total_pages ? total_pages : 1, sizeof *keys);
+    size_t nk = 0;
+    if (!keys)
+        np = 0; /* out of memory: evaluate nothing (reported below) */
+    for (size_t pi = 0; keys && pi < np; pi++) {
+        const char *name = piece_name(pieces[pi]);
+        const char *mov = strstr(name, "__mov");
+        uint64_t idh = 1469598103934665603ull;
+        for (const char *c = name; *c && c != mov; c++)
+            idh = (idh ^ (uint8_t)*c) * 0x100000001B3ull;
+        for (size_t g = 0; g < lec_piece_n_pages(pieces[pi]); g++) {
+            char path[4400];
+            lec_piece_path(pieces[pi], lec_piece_pages(pieces[pi])[g].image, path, sizeof path);
+            /* only movements can share pages: others get a unique key */
+            keys[nk].key = mov ? idh ^ (file_hash(path) * 31) : idh ^ (uint64_t)(pi << 20 | g);
+            keys[nk].piece = pi;
+            keys[nk].page = g;
+            nk++;
+        }
+    }
     lec_progress pg;
     lec_progress_begin(&pg, "evaluate", (int64_t)(total_pages * (size_t)nv));
     int64_t done = 0;
@@ -369,12 +422,21 @@ static int run_evaluate(const char *root, const char *split, const char *index_p
     for (size_t pi = 0; pi < np && rc == 0; pi++) {
         lec_piece *p = pieces[pi];
         const lec_piece_page *pages = lec_piece_pages(p);
-        const lec_piece_system *sys = lec_piece_systems(p);
-        const lec_piece_staff *stv = lec_piece_staves(p);
-        size_t nsys = lec_piece_n_systems(p);
         const char *pname = strrchr(lec_piece_dir(p), '/');
         pname = pname ? pname + 1 : lec_piece_dir(p);
         for (size_t g = 0; g < lec_piece_n_pages(p) && rc == 0; g++) {
+            /* a page shared with an earlier movement bundle was done there */
+            size_t me = 0;
+            while (me < nk && !(keys[me].piece == pi && keys[me].page == g))
+                me++;
+            int seen = 0;
+            for (size_t q = 0; q < me && q < nk; q++)
+                seen |= keys[q].key == keys[me].key;
+            if (seen) {
+                done += nv;
+                lec_progress_update(&pg, done, NULL);
+                continue;
+            }
             char path[4400];
             lec_piece_path(p, pages[g].image, path, sizeof path);
             lec_error e;
@@ -390,13 +452,20 @@ static int run_evaluate(const char *root, const char *split, const char *index_p
             /* reference boxes of this page */
             lec_box tsys[256], tst[1024];
             int nts = 0, ntst = 0;
-            for (size_t s = 0; s < nsys; s++) {
-                if ((size_t)sys[s].page != g)
+            for (size_t q = me; q < nk; q++) {
+                if (keys[q].key != keys[me].key)
                     continue;
-                if (nts < 256)
-                    tsys[nts++] = sys[s].box;
-                for (int j = 0; j < sys[s].n_staves && ntst < 1024; j++)
-                    tst[ntst++] = stv[sys[s].first_staff + j].box;
+                const lec_piece *pq = pieces[keys[q].piece];
+                const lec_piece_system *sq = lec_piece_systems(pq);
+                const lec_piece_staff *tq = lec_piece_staves(pq);
+                for (size_t s = 0; s < lec_piece_n_systems(pq); s++) {
+                    if ((size_t)sq[s].page != keys[q].page)
+                        continue;
+                    if (nts < 256)
+                        tsys[nts++] = sq[s].box;
+                    for (int j = 0; j < sq[s].n_staves && ntst < 1024; j++)
+                        tst[ntst++] = tq[sq[s].first_staff + j].box;
+                }
             }
             for (int v = 0; v < nv && rc == 0; v++) {
                 variant *V = &vs[v];
@@ -410,7 +479,7 @@ static int run_evaluate(const char *root, const char *split, const char *index_p
                 double fy = (double)img.height_px / page.height_px;
                 double rot = 0;
                 if (V->degrade) {
-                    uint64_t seed = hash_str(pname, 1469598103934665603ull) * 31 + g * 7 + (uint64_t)v;
+                    uint64_t seed = hash_str(pname, 1469598103934665603ull) * 31 + g * 7 + (uint64_t)V->id;
                     if (lec_import_image_degrade(&img, seed, 1.5, &rot, &e) != LEC_OK) {
                         fprintf(stderr, "lectern import: %s\n", e.msg);
                         lec_import_image_free(&img);
@@ -491,6 +560,7 @@ static int run_evaluate(const char *root, const char *split, const char *index_p
                    V->st_truth ? 100.0 * V->st_tp / V->st_truth : 0.0, sk);
         }
     }
+    free(keys);
     for (size_t i = 0; i < np; i++)
         lec_piece_destroy(pieces[i]);
     free(pieces);

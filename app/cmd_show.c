@@ -67,6 +67,16 @@ static void on_sigint(int s)
     g_stop = 1;
 }
 
+/* If the X server goes away, Xlib's I/O error handler prints its own line
+ * and calls exit(1) from inside SDL: say what that means for the user. */
+static volatile int g_window_running = 0;
+static void on_exit_report(void)
+{
+    if (g_window_running)
+        fprintf(stderr, "lectern show: the display went away (connection to the window "
+                        "system lost); stopped\n");
+}
+
 /* --- the oracle follower thread --- */
 typedef struct oracle_thread {
     lec_view *view;
@@ -141,10 +151,7 @@ static int take_shots(shot *shots, int n, const lec_view_pos *drawn, lec_view *v
         if (shots[i].done || !drawn->valid || drawn->time_s + 1e-9 < shots[i].t)
             continue;
         lec_error err = {0};
-        lec_status st = window ? lec_view_window_screenshot(view, shots[i].path, &err)
-                               : LEC_OK;
-        (void)st;
-        if (err.code != LEC_OK) {
+        if (window && lec_view_window_screenshot(view, shots[i].path, &err) != LEC_OK) {
             fprintf(stderr, "lectern show: %s\n", err.msg);
             rc = 1;
         } else {
@@ -180,6 +187,8 @@ static int run_window(lec_view *view, const lec_oracle *oracle, double start_s, 
     }
     int rc = 0;
     double finished_at = 0;
+    g_window_running = 1;
+    atexit(on_exit_report);
     for (;;) {
         int quit = 0;
         if (lec_view_window_events(view, &quit, &err) != LEC_OK) {
@@ -209,6 +218,7 @@ static int run_window(lec_view *view, const lec_oracle *oracle, double start_s, 
         }
         lec_view_window_present(view);
     }
+    g_window_running = 0;
     atomic_store(&ot.stop, 1);
     pthread_join(th, NULL);
     lec_view_window_close(view);

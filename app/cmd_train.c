@@ -33,7 +33,8 @@ static void help(FILE *out)
             "         [--split-from-index INDEX.json] [--checkpoint CKPT] [--resume]\n"
             "         [--minutes M] [--steps N] [--batch N] [--threads 1|2] [--lr F]\n"
             "         [--arch SPEC] [--seed N] [--progress-every N] [--valid-every N]\n"
-            "         [--valid-samples N] [--checkpoint-minutes M] [--no-outside]\n"
+            "         [--valid-samples N] [--checkpoint-minutes M] [--outside]\n"
+            "         [--outside-frac F]\n"
             "         [--until N] [--cache DIR] [--no-augment] [--train-on-valid]\n\n"
             "Trains the score-following network on piece bundles (directories with a\n"
             "piece.json, found recursively under each DIR; see models/corpus/README.md)\n"
@@ -64,8 +65,11 @@ static void help(FILE *out)
             "  score=LAYERS spec=LAYERS head=LAYERS   layer texts (engine/nn/lec_nn.h);\n"
             "                     defaults c16,p,c32,p,c48,p,c64,p,d128 / same / o30,d128\n"
             "  act=elu|relu [elu]  bn=0|1 [1]\n"
-            "  --no-outside       no extra 'not in this window' output (default: with it,\n"
-            "                     n_out = B + 1, 25%% of samples show a window elsewhere)\n\n"
+            "  --outside          an extra output 'the position is not in this window':\n"
+            "                     n_out = B + 1 (the last), model.outside_class = 1; a fraction\n"
+            "                     of the samples (--outside-frac F, 0.25) shows a window\n"
+            "                     elsewhere. Off by default (--no-outside): in short runs the\n"
+            "                     network first learns only its prior (models/README.md)\n\n"
             "Optimisation:\n"
             "  --steps N          total steps: the cosine learning-rate schedule ends there\n"
             "                     (default 20000)\n"
@@ -85,6 +89,11 @@ static void help(FILE *out)
             "                     step, schedule, data settings); --data/--valid may be\n"
             "                     omitted (the recorded ones are used). Exact only with the\n"
             "                     same data; --steps N extends/shortens the schedule\n\n"
+            "Evaluation:\n"
+            "  lectern train --evaluate MODEL --valid DIR... [--valid-samples N] [--cache DIR]\n"
+            "                     prints the model's validation metrics on those bundles\n"
+            "                     (or the valid-split bundles of --data with\n"
+            "                     --split-from-index), with its recorded data settings\n\n"
             "Exit status: 0 when training finished or was stopped with a checkpoint\n"
             "(Ctrl-C, --minutes); 1 on errors (no bundles, unreadable files, divergence);\n"
             "2 for bad arguments.\n");
@@ -113,6 +122,8 @@ typedef struct opts {
     const char *cache;
     int train_on_valid;
     int no_augment;
+    const char *evaluate;
+    double outside_frac;
 } opts;
 
 typedef struct arch_opts {
@@ -236,7 +247,8 @@ static int parse(int argc, char **argv, opts *o)
     o->valid_every = 1000;
     o->valid_samples = 1024;
     o->ckpt_minutes = 10.0;
-    o->outside = 1;
+    o->outside = 0;
+    o->outside_frac = 0.25;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         const char *v = i + 1 < argc ? argv[i + 1] : NULL;
@@ -263,8 +275,8 @@ static int parse(int argc, char **argv, opts *o)
             o->resume = 1;
             continue;
         }
-        if (strcmp(a, "--no-outside") == 0) {
-            o->outside = 0;
+        if (strcmp(a, "--no-outside") == 0 || strcmp(a, "--outside") == 0) {
+            o->outside = a[2] == 'o';
             continue;
         }
         if (strcmp(a, "--train-on-valid") == 0) {
@@ -284,6 +296,8 @@ static int parse(int argc, char **argv, opts *o)
             o->index = v;
         else if (strcmp(a, "--out") == 0)
             o->out = v;
+        else if (strcmp(a, "--evaluate") == 0)
+            o->evaluate = v;
         else if (strcmp(a, "--checkpoint") == 0)
             snprintf(o->ckpt, sizeof o->ckpt, "%s", v);
         else if (strcmp(a, "--arch") == 0)
@@ -328,6 +342,9 @@ static int parse(int argc, char **argv, opts *o)
             if (num_arg(a, v, 1, 1e6, &x))
                 return 2;
             o->valid_samples = (int)x;
+        } else if (strcmp(a, "--outside-frac") == 0) {
+            if (num_arg(a, v, 0.01, 0.9, &o->outside_frac))
+                return 2;
         } else if (strcmp(a, "--checkpoint-minutes") == 0) {
             if (num_arg(a, v, 0.0, 1e6, &o->ckpt_minutes))
                 return 2;
@@ -335,6 +352,14 @@ static int parse(int argc, char **argv, opts *o)
             fprintf(stderr, "lectern train: unknown option %s (see --help)\n", a);
             return 2;
         }
+    }
+    if (o->evaluate) {
+        if (o->n_valid == 0 && o->n_data == 0) {
+            fprintf(stderr, "lectern train: --evaluate needs --valid DIR (or --data DIR with "
+                            "--split-from-index: its valid-split bundles)\n");
+            return 2;
+        }
+        return 0;
     }
     if (!o->out) {
         fprintf(stderr, "lectern train: --out MODEL is required (see --help)\n");
@@ -365,6 +390,13 @@ typedef struct run_meta {
     const char *index;
 } run_meta;
 
+/* absolute, so that a resume works from any directory */
+static cJSON *path_item(const char *p)
+{
+    char abs[4096];
+    return cJSON_CreateString(realpath(p, abs) ? abs : p);
+}
+
 static int write_sidecar(const char *path, const run_meta *m)
 {
     cJSON *j = cJSON_CreateObject();
@@ -379,12 +411,12 @@ static int write_sidecar(const char *path, const run_meta *m)
     cJSON_AddNumberToObject(j, "valid_samples", m->valid_samples);
     cJSON *d = cJSON_AddArrayToObject(j, "data");
     for (int i = 0; i < m->n_data; i++)
-        cJSON_AddItemToArray(d, cJSON_CreateString(m->data[i]));
+        cJSON_AddItemToArray(d, path_item(m->data[i]));
     cJSON *v = cJSON_AddArrayToObject(j, "valid");
     for (int i = 0; i < m->n_valid; i++)
-        cJSON_AddItemToArray(v, cJSON_CreateString(m->valid[i]));
+        cJSON_AddItemToArray(v, path_item(m->valid[i]));
     if (m->index)
-        cJSON_AddStringToObject(j, "index", m->index);
+        cJSON_AddItemToObject(j, "index", path_item(m->index));
     char *txt = cJSON_Print(j);
     cJSON_Delete(j);
     lec_error err;
@@ -471,6 +503,91 @@ static const char *split_name(lec_split s)
     return s == LEC_SPLIT_TRAIN ? "train" : s == LEC_SPLIT_VALID ? "valid" : "unknown";
 }
 
+/* `--evaluate MODEL`: the validation metrics of a model file on bundles,
+ * with the data settings recorded in the model (the model card's figures). */
+static int evaluate_model(const opts *o)
+{
+    lec_error err;
+    lec_model_info info;
+    lec_meta meta;
+    lec_meta_init(&meta);
+    lec_nn_net *net = lec_model_load(o->evaluate, &info, &meta, &err);
+    if (!net) {
+        fprintf(stderr, "lectern train: --evaluate: %s\n", err.msg);
+        return 1;
+    }
+    int64_t outside = 0;
+    double sigma = 0.7, margin = 1.0, frac = 0.25;
+    if (lec_meta_find(&meta, "model.outside_class"))
+        lec_meta_get_int(&meta, "model.outside_class", &outside, NULL, NULL);
+    if (lec_meta_find(&meta, "data.sigma_buckets"))
+        lec_meta_get_float(&meta, "data.sigma_buckets", &sigma, NULL, NULL);
+    if (lec_meta_find(&meta, "unroll.margin_x_ss"))
+        lec_meta_get_float(&meta, "unroll.margin_x_ss", &margin, NULL, NULL);
+    if (lec_meta_find(&meta, "data.outside_frac"))
+        lec_meta_get_float(&meta, "data.outside_frac", &frac, NULL, NULL);
+    lec_meta_free(&meta);
+    lec_bundle_ref *refs = NULL, *v = NULL;
+    size_t n = 0, nv = 0;
+    int status = 1;
+    lec_dataset *ds = NULL;
+    const char *const *dirs = o->n_valid ? o->valid : o->data;
+    const int n_dirs = o->n_valid ? o->n_valid : o->n_data;
+    for (int i = 0; i < n_dirs; i++)
+        if (lec_bundle_find(dirs[i], o->index, &refs, &n, &err)) {
+            fprintf(stderr, "lectern train: %s\n", err.msg);
+            goto out;
+        }
+    v = calloc(n + 1, sizeof *v);
+    if (!v)
+        goto out;
+    for (size_t i = 0; i < n; i++)
+        if (o->n_valid || refs[i].split == LEC_SPLIT_VALID)
+            v[nv++] = refs[i];
+    if (!nv) {
+        fprintf(stderr, "lectern train: --evaluate: no %sbundles found\n",
+                o->n_valid ? "" : "valid-split ");
+        goto out;
+    }
+    lec_dataset_config dc;
+    lec_dataset_config_default(&dc);
+    dc.info = info;
+    dc.spec_frames = lec_nn_net_arch(net)->spec_frames;
+    dc.outside_class = (int)outside;
+    dc.outside_frac = (float)frac;
+    dc.sigma_buckets = (float)sigma;
+    dc.margin_x_ss = (float)margin;
+    dc.cache_dir = o->cache && strcmp(o->cache, "none") != 0 ? o->cache : NULL;
+    int n_warn = 0;
+    ds = lec_dataset_create(v, nv, &dc, on_warn, &n_warn, &err);
+    if (!ds) {
+        fprintf(stderr, "lectern train: --evaluate: %s\n", err.msg);
+        goto out;
+    }
+    lec_dataset_metrics m;
+    if (lec_dataset_evaluate(ds, net, 0x76616c6964ULL, o->valid_samples, &m, &err)) {
+        fprintf(stderr, "lectern train: --evaluate: %s\n", err.msg);
+        goto out;
+    }
+    printf("model %s on %zu pieces, %zu renderings (%.2f h), %d samples:\n", o->evaluate,
+           lec_dataset_n_pieces(ds), lec_dataset_n_renderings(ds),
+           lec_dataset_duration_s(ds) / 3600.0, o->valid_samples);
+    printf("bucket accuracy %.4f, within +-1 bucket %.4f (chance %.4f / %.4f), B = %d\n", m.acc,
+           m.acc1, 1.0 / lec_dataset_n_buckets(ds), 3.0 / lec_dataset_n_buckets(ds),
+           lec_dataset_n_buckets(ds));
+    if (outside)
+        printf("outside class: accuracy %.4f on %d outside samples, false outside %.4f\n",
+               m.acc_outside, m.n_outside, m.false_outside);
+    printf("cross-entropy %.4f\n", m.loss);
+    status = 0;
+out:
+    lec_dataset_destroy(ds);
+    lec_nn_net_destroy(net);
+    free(refs);
+    free(v);
+    return status;
+}
+
 int lec_cmd_train(int argc, char **argv)
 {
     if (lec_wants_help(argc, argv)) {
@@ -481,6 +598,8 @@ int lec_cmd_train(int argc, char **argv)
     int rc = parse(argc, argv, &o);
     if (rc)
         return rc;
+    if (o.evaluate)
+        return evaluate_model(&o);
     /* from the start: a signal while the data loads stops after the first step */
     struct sigaction sa, old_int, old_term;
     memset(&sa, 0, sizeof sa);
@@ -563,7 +682,7 @@ int lec_cmd_train(int argc, char **argv)
         }
         rm.outside = o.outside;
         rm.augment = !o.no_augment;
-        rm.outside_frac = 0.25f;
+        rm.outside_frac = (float)o.outside_frac;
         rm.sigma = 0.7f;
         rm.margin = 1.0f;
         rm.data_seed = o.seed;

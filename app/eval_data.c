@@ -3,6 +3,7 @@
 
 #include <cairo.h>
 #include <math.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -32,6 +33,109 @@ lec_follow_model *lec_eval_default_model(lec_error *err)
         lec_follow_model_from_net(net, &info, 0, "default architecture (random weights)", err);
     lec_nn_net_destroy(net);
     return m;
+}
+
+void lec_eval_oracle_softmax(float xt, const float *x0, int n, float win_w, int B, float noise,
+                             float *probs)
+{
+    float bw = win_w / (float)B;
+    for (int i = 0; i < n; i++) {
+        float *p = probs + (size_t)i * (size_t)B;
+        int hit = xt >= x0[i] && xt < x0[i] + win_w;
+        float u = (xt - x0[i]) / bw - 0.5f; /* xt in bucket units (bucket centres at b) */
+        double s = 0;
+        for (int b = 0; b < B; b++) {
+            float d = (float)b - u;
+            p[b] = hit ? expf(-0.5f * d * d) : 0.0f;
+            s += p[b];
+        }
+        for (int b = 0; b < B; b++)
+            p[b] = (hit && s > 0 ? (1.0f - noise) * (float)(p[b] / s) : 0.0f) +
+                   (hit ? noise : 1.0f) / (float)B;
+    }
+}
+
+typedef struct tracker_key {
+    const char *name;
+    size_t off;
+    int is_int;
+} tracker_key;
+#define TK(f)                                                                                      \
+    {                                                                                              \
+#f, offsetof(lec_tracker_config, f), 0                                                     \
+    }
+#define TKI(f)                                                                                     \
+    {                                                                                              \
+#f, offsetof(lec_tracker_config, f), 1                                                     \
+    }
+static const tracker_key tracker_keys[] = {
+    TK(cell_px),
+    TK(nominal_speed_px_s),
+    TK(min_tempo),
+    TK(max_tempo),
+    TK(min_speed_ss_s),
+    TK(max_speed_ss_s),
+    TK(speed_slack),
+    TK(speed_sigma),
+    TK(tempo_window_s),
+    TK(p_hold),
+    TK(p_back),
+    TK(back_ss),
+    TK(jump_rate_s),
+    TK(obs_weight),
+    TK(obs_floor),
+    TK(win_lead),
+    TK(scan_stride_px),
+    TKI(scan_windows_per_frame),
+    TKI(probe_windows_per_frame),
+    TK(probe_range_px),
+    TK(conf_radius_ss),
+    TK(conf_lost),
+    TK(agree_lost),
+    TK(lost_after_s),
+    TK(conf_found),
+    TK(agree_found),
+    TK(evidence_lost),
+};
+#undef TK
+#undef TKI
+
+lec_status lec_eval_tracker_overrides(lec_tracker_config *tc, const char *spec, lec_error *err)
+{
+    const char *p = spec;
+    while (p && *p) {
+        const char *comma = strchr(p, ',');
+        size_t len = comma ? (size_t)(comma - p) : strlen(p);
+        char item[128];
+        if (len >= sizeof item)
+            return lec_error_set(err, LEC_EINVAL, "--tracker: \"%.40s...\" too long", p);
+        memcpy(item, p, len);
+        item[len] = 0;
+        char *eq = strchr(item, '=');
+        if (!eq)
+            return lec_error_set(err, LEC_EINVAL, "--tracker: \"%s\" is not key=value", item);
+        *eq = 0;
+        const tracker_key *k = NULL;
+        for (size_t i = 0; i < sizeof tracker_keys / sizeof tracker_keys[0]; i++)
+            if (!strcmp(item, tracker_keys[i].name))
+                k = &tracker_keys[i];
+        if (!k)
+            return lec_error_set(err, LEC_EINVAL,
+                                 "--tracker: unknown key \"%s\" (the lec_tracker_config field "
+                                 "names: p_hold, jump_rate_s, obs_weight, ...)",
+                                 item);
+        char *end = NULL;
+        double v = strtod(eq + 1, &end);
+        if (end == eq + 1 || *end || !isfinite(v))
+            return lec_error_set(err, LEC_EINVAL, "--tracker: %s = \"%s\" is not a number", item,
+                                 eq + 1);
+        if (k->is_int)
+            *(int *)((char *)tc + k->off) = (int)v;
+        else
+            *(float *)((char *)tc + k->off) = (float)v;
+        p = comma ? comma + 1 : NULL;
+    }
+    return LEC_OK;
 }
 
 float *lec_eval_read_audio(const char *path, int sample_rate, size_t *n, lec_error *err)
@@ -112,8 +216,8 @@ static float head_strip_x(const lec_piece *p, const lec_unroll *u, int h)
     return lec_unroll_strip_x(u, hd->system, 0.5f * (hd->box.x0 + hd->box.x1));
 }
 
-lec_status lec_eval_truth_notes(const lec_piece *p, const lec_unroll *u, int r,
-                                lec_gt_note **notes, size_t *n, lec_error *err)
+lec_status lec_eval_truth_notes(const lec_piece *p, const lec_unroll *u, int r, lec_gt_note **notes,
+                                size_t *n, lec_error *err)
 {
     size_t nn = lec_piece_n_notes(p);
     const lec_piece_note *pn = lec_piece_notes(p);
@@ -131,7 +235,8 @@ lec_status lec_eval_truth_notes(const lec_piece *p, const lec_unroll *u, int r,
     }
     if (k == 0) {
         free(g);
-        return lec_error_set(err, LEC_EFORMAT, "%s: rendering %s: no performed note has a printed head",
+        return lec_error_set(err, LEC_EFORMAT,
+                             "%s: rendering %s: no performed note has a printed head",
                              lec_piece_dir(p), rr->name);
     }
     *notes = g;
@@ -179,8 +284,9 @@ lec_status lec_eval_make_jump(const lec_piece *p, const lec_unroll *u, int r, co
     size_t sa = (size_t)lround(ta * sample_rate), sb = (size_t)lround(tb * sample_rate);
     size_t c = (size_t)lround(fade_s * sample_rate);
     if (!(ta > fade_s) || !(tb > fade_s) || sa >= n || sb >= sa || sb < c)
-        return lec_error_set(err, LEC_EUNSUPPORTED, "%s: rendering %s: cut points outside the audio",
-                             lec_piece_dir(p), rr->name);
+        return lec_error_set(err, LEC_EUNSUPPORTED,
+                             "%s: rendering %s: cut points outside the audio", lec_piece_dir(p),
+                             rr->name);
     size_t len = sa + (n - sb);
     out->audio = malloc(sizeof(float) * len);
     size_t nn = lec_piece_n_notes(p);
@@ -235,12 +341,13 @@ static double nice_step(double range, int n)
 static cairo_status_t write_fp(void *closure, const unsigned char *data, unsigned int len)
 {
     return fwrite(data, 1, len, (FILE *)closure) == len ? CAIRO_STATUS_SUCCESS
-                                                         : CAIRO_STATUS_WRITE_ERROR;
+                                                        : CAIRO_STATUS_WRITE_ERROR;
 }
 
 lec_status lec_eval_plot(const char *path, const char *title, const lec_strip_geom *geom,
-                         const lec_onset_event *events, size_t n_events, const lec_follow_out *frames,
-                         size_t n_frames, const double *jumps_s, size_t n_jumps, lec_error *err)
+                         const lec_onset_event *events, size_t n_events,
+                         const lec_follow_out *frames, size_t n_frames, const double *jumps_s,
+                         size_t n_jumps, lec_error *err)
 {
     const int Wd = 1200, Ht = 600, L = 90, R = 30, T = 50, B = 60;
     const double pw = Wd - L - R, ph = Ht - T - B, ss = geom->staff_space_px;
@@ -319,6 +426,12 @@ lec_status lec_eval_plot(const char *path, const char *title, const lec_strip_ge
     cairo_show_text(cr, "position in the unrolled score (staff spaces)");
     cairo_restore(cr);
     cairo_set_font_size(cr, 15);
+    {
+        cairo_text_extents_t e; /* long run names: shrink the title to fit */
+        cairo_text_extents(cr, title, &e);
+        if (e.x_advance > Wd - L - 10)
+            cairo_set_font_size(cr, 15.0 * (Wd - L - 10) / e.x_advance);
+    }
     cairo_move_to(cr, L, 30);
     cairo_show_text(cr, title);
     cairo_set_font_size(cr, 12);
@@ -337,8 +450,8 @@ lec_status lec_eval_plot(const char *path, const char *title, const lec_strip_ge
         for (size_t i = 0; i < n_frames; i++) {
             int mine = (frames[i].lost != 0) == pass;
             double x = PX(frames[i].t_end_s), y = PY(frames[i].strip_x_px / ss);
-            int cont = open && i > 0 &&
-                       fabsf(frames[i].strip_x_px - frames[i - 1].strip_x_px) < 20 * ss;
+            int cont =
+                open && i > 0 && fabsf(frames[i].strip_x_px - frames[i - 1].strip_x_px) < 20 * ss;
             if (!mine) {
                 open = 0;
                 continue;

@@ -27,6 +27,20 @@
  * geometry of --oracle runs. */
 lec_follow_model *lec_eval_default_model(lec_error *err);
 
+/* The --oracle "network": for each window [x0[i], x0[i] + win_w) a soft-max
+ * over B buckets from the true position xt: 1 - noise of the mass as a
+ * Gaussian bump (sd 1 bucket, as a network trained on smoothed targets)
+ * around xt's bucket when xt is in the window, the rest (or all of it, when
+ * it is not) spread evenly. probs is (n, B). */
+void lec_eval_oracle_softmax(float xt, const float *x0, int n, float win_w, int B, float noise,
+                             float *probs);
+
+/* Applies "key=value[,key=value...]" to a tracker configuration; keys are the
+ * lec_tracker_config field names (p_hold, jump_rate_s, obs_weight, ...).
+ * LEC_EINVAL naming the key for an unknown key or a value that is not a
+ * number. (The tracker validates the values themselves at create.) */
+lec_status lec_eval_tracker_overrides(lec_tracker_config *tc, const char *spec, lec_error *err);
+
 /* The whole audio file, mono at sample_rate (lec_source, LEC_SOURCE_FILE). */
 float *lec_eval_read_audio(const char *path, int sample_rate, size_t *n, lec_error *err);
 
@@ -36,8 +50,8 @@ lec_status lec_eval_geom(const lec_unroll *u, lec_strip_geom *geom, float **s0, 
 
 /* Ground-truth notes of rendering r (performance onset_s, printed strip x).
  * *notes malloc'd. LEC_EFORMAT when no note has both a head and a finite time. */
-lec_status lec_eval_truth_notes(const lec_piece *p, const lec_unroll *u, int r,
-                                lec_gt_note **notes, size_t *n, lec_error *err);
+lec_status lec_eval_truth_notes(const lec_piece *p, const lec_unroll *u, int r, lec_gt_note **notes,
+                                size_t *n, lec_error *err);
 
 /* A jump test from one rendering: play until the onset event `wn_play`
  * whole notes after the first, jump back `wn_back` whole notes (to the first
@@ -52,8 +66,8 @@ typedef struct lec_eval_jump {
     size_t n;
     lec_gt_note *notes;
     size_t n_notes;
-    double jump_s;          /* performance time of the jump in the spliced audio */
-    double from_s, to_s;    /* the cut points in the original rendering */
+    double jump_s;       /* performance time of the jump in the spliced audio */
+    double from_s, to_s; /* the cut points in the original rendering */
 } lec_eval_jump;
 lec_status lec_eval_make_jump(const lec_piece *p, const lec_unroll *u, int r, const float *audio,
                               size_t n, int sample_rate, double wn_play, double wn_back,
@@ -64,7 +78,8 @@ void lec_eval_jump_free(lec_eval_jump *j);
  * followed position over time; lost frames drawn in another colour; system
  * starts as horizontal grid lines. reports: (n) frame end times and x. */
 lec_status lec_eval_plot(const char *path, const char *title, const lec_strip_geom *geom,
-                         const lec_onset_event *events, size_t n_events, const lec_follow_out *frames,
-                         size_t n_frames, const double *jumps_s, size_t n_jumps, lec_error *err);
+                         const lec_onset_event *events, size_t n_events,
+                         const lec_follow_out *frames, size_t n_frames, const double *jumps_s,
+                         size_t n_jumps, lec_error *err);
 
 #endif

@@ -12,8 +12,8 @@
 struct lec_follow_model {
     lec_nn_net *net;
     lec_model_info info;
-    int outside; /* 1: last output = "outside the window" */
-    int B;       /* in-window buckets */
+    int outside;       /* 1: last output = "outside the window" */
+    int B;             /* in-window buckets */
     float margin_x_ss; /* < 0: engine default */
     int n_bands;
     char name[1024];
@@ -35,8 +35,9 @@ static lec_status check_model(lec_follow_model *m, lec_error *err)
         m->B = a->n_out;
     }
     if (in->buckets != a->n_out && in->buckets != m->B)
-        return lec_error_set(err, LEC_EFORMAT, "%s: unroll.buckets = %d but the network has %d outputs",
-                             nm, in->buckets, a->n_out);
+        return lec_error_set(err, LEC_EFORMAT,
+                             "%s: unroll.buckets = %d but the network has %d outputs", nm,
+                             in->buckets, a->n_out);
     if (in->window_width_px != a->score_w || in->window_height_px != a->score_h)
         return lec_error_set(err, LEC_EFORMAT,
                              "%s: score window %dx%d px (unroll.window_*) but the network reads "
@@ -65,11 +66,12 @@ static lec_status check_model(lec_follow_model *m, lec_error *err)
     m->n_bands = lec_spec_n_bands(s);
     lec_spec_destroy(s);
     if (m->n_bands != a->spec_bands)
-        return lec_error_set(err, LEC_EFORMAT,
-                             "%s: the front-end (%d Hz, frame %d, hop %d, %g-%g Hz, %d bands/octave) "
-                             "gives %d bands but the network reads %d (arch.spec_bands)",
-                             nm, in->sample_rate, in->frame_size, in->hop_size, in->fmin_hz,
-                             in->fmax_hz, in->bands_per_octave, m->n_bands, a->spec_bands);
+        return lec_error_set(
+            err, LEC_EFORMAT,
+            "%s: the front-end (%d Hz, frame %d, hop %d, %g-%g Hz, %d bands/octave) "
+            "gives %d bands but the network reads %d (arch.spec_bands)",
+            nm, in->sample_rate, in->frame_size, in->hop_size, in->fmin_hz, in->fmax_hz,
+            in->bands_per_octave, m->n_bands, a->spec_bands);
     return LEC_OK;
 }
 
@@ -107,8 +109,8 @@ lec_follow_model *lec_follow_model_load(const char *path, lec_error *err)
         if (!st)
             m->margin_x_ss = (float)mx;
         if (!st && !(mx >= 0))
-            st = lec_error_set(err, LEC_EFORMAT, "%s: unroll.margin_x_ss = %g must be >= 0",
-                               path, mx);
+            st = lec_error_set(err, LEC_EFORMAT, "%s: unroll.margin_x_ss = %g must be >= 0", path,
+                               mx);
     }
     /* the strip height is the window height (unroll.height_ss, when stored, must agree) */
     if (!st && lec_meta_find(&meta, "unroll.height_ss")) {
@@ -132,8 +134,7 @@ lec_follow_model *lec_follow_model_load(const char *path, lec_error *err)
 }
 
 lec_follow_model *lec_follow_model_from_net(const lec_nn_net *net, const lec_model_info *info,
-                                            int outside_class, const char *name,
-                                            lec_error *err)
+                                            int outside_class, const char *name, lec_error *err)
 {
     if (!net || !info) {
         lec_error_set(err, LEC_EINVAL, "follower: NULL network or model info");
@@ -214,30 +215,30 @@ struct lec_follower {
     lec_follow_observer_fn observer;
     void *observer_user;
     lec_follow_start start;
+    int net_every;
     float floor_db, range_db;
 
     int B, n_out, outside;
-    int H, Ww;        /* score window rows, columns */
-    int bands, F;     /* spectrogram excerpt */
+    int H, Ww;    /* score window rows, columns */
+    int bands, F; /* spectrogram excerpt */
     int hop, sr;
     int max_win;
     double fps;
-    float cell_px;
 
-    float *ring;      /* (F, bands): the last F frames, ring[(slot)*bands + b] */
-    int ring_pos;     /* next slot to write = the oldest frame */
-    float *frame;     /* (bands) */
-    float *excerpt;   /* (bands, F) */
-    float *spec_in;   /* (max_win, bands, F) */
-    float *score_in;  /* (max_win, H, Ww) */
-    float *probs;     /* (max_win, B) */
-    float *x0;        /* (max_win) */
+    float *ring;     /* (F, bands): the last F frames, ring[(slot)*bands + b] */
+    int ring_pos;    /* next slot to write = the oldest frame */
+    float *frame;    /* (bands) */
+    float *excerpt;  /* (bands, F) */
+    float *spec_in;  /* (max_win, bands, F) */
+    float *score_in; /* (max_win, H, Ww) */
+    float *probs;    /* (max_win, B) */
+    float *x0;       /* (max_win) */
 
-    uint64_t samples; /* pushed since create/reset; frames_done = samples / hop */
-    double sumsq;     /* sum of squares of the samples of the frame being completed */
-    double spec_acc_s;/* spectrogram time spent on the frame being completed */
+    uint64_t samples;  /* pushed since create/reset; frames_done = samples / hop */
+    double sumsq;      /* sum of squares of the samples of the frame being completed */
+    double spec_acc_s; /* spectrogram time spent on the frame being completed */
     lec_follow_out last;
-    int last_n;       /* windows of the last frame */
+    int last_n; /* windows of the last frame */
     lec_follow_costs costs;
 };
 
@@ -245,6 +246,7 @@ void lec_follower_config_default(lec_follower_config *cfg)
 {
     memset(cfg, 0, sizeof *cfg);
     cfg->start = LEC_FOLLOW_START_PAGE1;
+    cfg->net_every = 1;
     cfg->level_floor_db = -60.0f;
     cfg->level_range_db = 20.0f;
     lec_tracker_config_default(&cfg->tracker);
@@ -270,14 +272,19 @@ static void map_position(const lec_follower *f, float x, lec_follow_out *o)
  * evidence"). */
 static void set_initial(lec_follower *f, double t_s, int64_t frame)
 {
-    const lec_unroll_system *us = lec_unroll_systems(f->u);
-    float x0 = f->start == LEC_FOLLOW_START_ANYWHERE ? 0.0f : (float)us[0].x0;
+    /* the start prior is uniform over the start region: its first cell */
+    float cell = 0;
+    const float *alpha = lec_tracker_posterior(f->tr, &cell);
+    int nc = lec_tracker_n_cells(f->tr), c = 0;
+    while (c + 1 < nc && !(alpha[c] > 0))
+        c++;
+    float x0 = (float)c * cell;
     memset(&f->last, 0, sizeof f->last);
     f->last.frame = frame;
     f->last.t_end_s = t_s;
     f->last.lost = 1;
     f->last.level_db = -INFINITY;
-    map_position(f, x0 + 0.5f * f->cell_px, &f->last);
+    map_position(f, x0 + 0.5f * cell, &f->last);
 }
 
 lec_follower *lec_follower_create(const lec_follower_config *cfg, lec_error *err)
@@ -294,6 +301,10 @@ lec_follower *lec_follower_create(const lec_follower_config *cfg, lec_error *err
         lec_error_set(err, LEC_EINVAL, "follower: unknown start mode %d", (int)cfg->start);
         return NULL;
     }
+    if (cfg->net_every < 1 || cfg->net_every > 100) {
+        lec_error_set(err, LEC_EINVAL, "follower: net_every %d outside 1..100", cfg->net_every);
+        return NULL;
+    }
     if (!isfinite(cfg->level_floor_db) || !(cfg->level_range_db > 0) ||
         !isfinite(cfg->level_range_db)) {
         lec_error_set(err, LEC_EINVAL, "follower: level floor %g dB / range %g dB not sensible",
@@ -307,6 +318,7 @@ lec_follower *lec_follower_create(const lec_follower_config *cfg, lec_error *err
     }
     f->piece = cfg->piece;
     f->start = cfg->start;
+    f->net_every = cfg->net_every;
     f->floor_db = cfg->level_floor_db;
     f->range_db = cfg->level_range_db;
     f->observer = cfg->observer;
@@ -345,6 +357,13 @@ lec_follower *lec_follower_create(const lec_follower_config *cfg, lec_error *err
                           (double)g->staff_space_px, lec_unroll_height_px(cfg->unroll),
                           (double)g->margin_x_ss, m->name, (double)ucfg.staff_space_px, f->H,
                           (double)ucfg.margin_x_ss);
+            goto fail;
+        }
+        if (lec_unroll_n_systems(cfg->unroll) != lec_piece_n_systems(cfg->piece)) {
+            lec_error_set(err, LEC_EINVAL,
+                          "follower: the given unrolled strip has %zu systems, piece %s has %zu",
+                          lec_unroll_n_systems(cfg->unroll), lec_piece_dir(cfg->piece),
+                          lec_piece_n_systems(cfg->piece));
             goto fail;
         }
         f->u = cfg->unroll;
@@ -405,7 +424,6 @@ lec_follower *lec_follower_create(const lec_follower_config *cfg, lec_error *err
         lec_error_prefix(err, "%s: ", lec_piece_dir(cfg->piece));
         goto fail;
     }
-    f->cell_px = tc.cell_px > 0 ? tc.cell_px : 0.5f * tc.staff_space_px;
     f->max_win = lec_tracker_max_windows(f->tr);
     if (f->max_win < 1) {
         lec_error_set(err, LEC_EINVAL, "follower: the tracker asks for no windows");
@@ -575,7 +593,7 @@ static int frame_step(lec_follower *f, lec_follow_out *o, lec_error *err)
     double t1 = lec_now_s();
     int n = lec_tracker_windows(f->tr, f->x0, f->max_win);
     /* in silence the tracker ignores observations (activity 0): skip the network */
-    if (activity <= 0)
+    if (activity <= 0 || idx % f->net_every != 0)
         n = 0;
     double t2 = lec_now_s();
     if (n > 0) {

@@ -76,8 +76,7 @@ lec_follow_model *lec_follow_model_load(const char *path, lec_error *err);
  * copied, the caller keeps net. outside_class: 1 if the last output is
  * "outside the window" (then info->buckets = n_out - 1). name: for messages. */
 lec_follow_model *lec_follow_model_from_net(const lec_nn_net *net, const lec_model_info *info,
-                                            int outside_class, const char *name,
-                                            lec_error *err);
+                                            int outside_class, const char *name, lec_error *err);
 void lec_follow_model_destroy(lec_follow_model *m); /* NULL-safe */
 
 const lec_nn_net *lec_follow_model_net(const lec_follow_model *m);
@@ -114,6 +113,9 @@ typedef struct lec_follower_config {
                                       lec_follow_model_unroll_config (checked); NULL =
                                       the follower unrolls the piece itself */
     lec_follow_start start;        /* default PAGE1 */
+    int net_every;                 /* run the network on every k-th frame only (1 = all);
+                                      the frames between are tracker predictions (n = 0).
+                                      A cost knob: k = 2 halves the network time */
     float level_floor_db;          /* activity 0 at or below this frame level, dBFS (-60) */
     float level_range_db;          /* ... 1 at floor + range (20) */
     /* Tracker parameters: geometry, window and frame rate are filled in by the
@@ -122,33 +124,33 @@ typedef struct lec_follower_config {
     lec_tracker_config tracker;
     lec_follow_observer_fn observer; /* tests only: NULL = the network */
     void *observer_user;
-    int observer_after_network;      /* 1: run the network anyway (for its cost), then let
-                                        the observer overwrite its soft-max (benchmarks
-                                        with an untrained network that still tracks) */
+    int observer_after_network; /* 1: run the network anyway (for its cost), then let
+                                   the observer overwrite its soft-max (benchmarks
+                                   with an untrained network that still tracks) */
 } lec_follower_config;
 
 void lec_follower_config_default(lec_follower_config *cfg);
 
 /* One frame's result. Page units: pixels of the page image. */
 typedef struct lec_follow_out {
-    int64_t frame;         /* frame index since create/reset */
-    double t_end_s;        /* time of the frame's last sample, s since the stream start */
-    float strip_x_px;      /* position in the unrolled strip */
-    int system;            /* system index (lec_piece_systems) */
-    int page;              /* page index */
-    float page_x_px;       /* x on that page */
+    int64_t frame;              /* frame index since create/reset */
+    double t_end_s;             /* time of the frame's last sample, s since the stream start */
+    float strip_x_px;           /* position in the unrolled strip */
+    int system;                 /* system index (lec_piece_systems) */
+    int page;                   /* page index */
+    float page_x_px;            /* x on that page */
     float sys_y0_px, sys_y1_px; /* the system's staff box on the page (y range) */
-    float confidence;      /* [0, 1] */
-    int lost;              /* 1 while searching */
-    float speed_px_s;      /* along the strip */
-    float tempo;           /* x nominal; 0 when unknown */
-    float activity;        /* [0, 1] as given to the tracker */
-    float level_db;        /* frame level, dBFS */
-    int n_windows;         /* windows run through the network this frame */
-    double cost_s;         /* wall time spent on this frame: the sum of ... */
-    double cost_spec_s;    /* ... the spectrogram and level, */
-    double cost_net_s;     /* ... the network (inputs, batched forward, soft-max), */
-    double cost_track_s;   /* ... the tracker (windows, update) and the mapping */
+    float confidence;           /* [0, 1] */
+    int lost;                   /* 1 while searching */
+    float speed_px_s;           /* along the strip */
+    float tempo;                /* x nominal; 0 when unknown */
+    float activity;             /* [0, 1] as given to the tracker */
+    float level_db;             /* frame level, dBFS */
+    int n_windows;              /* windows run through the network this frame */
+    double cost_s;              /* wall time spent on this frame: the sum of ... */
+    double cost_spec_s;         /* ... the spectrogram and level, */
+    double cost_net_s;          /* ... the network (inputs, batched forward, soft-max), */
+    double cost_track_s;        /* ... the tracker (windows, update) and the mapping */
 } lec_follow_out;
 
 typedef struct lec_follower lec_follower;

@@ -160,7 +160,7 @@ float lec_tracker_activity_from_db(float level_db, float floor_db, float range_d
  * unrolled strip's default is 5 px; systems of 110 staff spaces, window of 60
  * staff spaces in 40 buckets, 20 fps, nominal speed 10 staff spaces/s) followed
  * for n_frames frames of a synthetic performance with noisy soft-max
- * observations (lec_synth); times each windows+update call, as wall-clock time
+ * observations (lec_simperf); times each windows+update call, as wall-clock time
  * (what real time sees, including preemption by other processes) and as this
  * thread's CPU time (the cost of the code itself). Not for the real-time path
  * (allocates). */

@@ -1,5 +1,5 @@
 /* lec_tracker_bench.c -- per-frame cost of the tracker on a whole-piece strip,
- * with synthetic observations (lec_synth); `lectern bench track` reports it
+ * with synthetic observations (lec_simperf); `lectern bench track` reports it
  * beside the network cost. Times lec_tracker_windows + lec_tracker_update only
  * (the synthetic soft-max is generated outside the timed region). */
 #include <math.h>
@@ -8,7 +8,7 @@
 #include <time.h>
 
 #include "lec_metrics.h"
-#include "lec_synth.h"
+#include "lec_simperf.h"
 #include "lec_tracker.h"
 #include "lec_util.h"
 
@@ -38,7 +38,7 @@ lec_status lec_tracker_bench(float strip_w_px, float ss, int n_frames,
     double *ae = malloc((size_t)n_frames * sizeof *ae);
     double *cpu = malloc((size_t)n_frames * sizeof *cpu);
     lec_tracker *t = NULL;
-    lec_synth *sy = NULL;
+    lec_simperf *sy = NULL;
     float *x0 = NULL, *probs = NULL;
     lec_status st = LEC_OK;
     if (!s0 || !s1 || !ms || !ae || !cpu) {
@@ -63,12 +63,12 @@ lec_status lec_tracker_bench(float strip_w_px, float ss, int n_frames,
         st = err ? err->code : LEC_EINVAL;
         goto done;
     }
-    lec_synth_config sc;
-    lec_synth_config_default(&sc);
+    lec_simperf_config sc;
+    lec_simperf_config_default(&sc);
     sc.win_w_px = cfg.win_w_px;
     sc.n_buckets = cfg.n_buckets;
     sc.nominal_speed_px_s = cfg.nominal_speed_px_s;
-    sy = lec_synth_create(&sc, err);
+    sy = lec_simperf_create(&sc, err);
     int maxw = lec_tracker_max_windows(t), B = lec_tracker_n_buckets(t);
     x0 = malloc((size_t)maxw * sizeof *x0);
     probs = malloc((size_t)maxw * (size_t)B * sizeof *probs);
@@ -82,15 +82,15 @@ lec_status lec_tracker_bench(float strip_w_px, float ss, int n_frames,
     float x = 5 * ss;
     double nwin = 0;
     for (int f = 0; f < n_frames; f++) {
-        x = lec_synth_step(sy, x, 1.0f);
+        x = lec_simperf_step(sy, x, 1.0f);
         if (x >= strip_w_px - 1)
             x = 5 * ss;
-        lec_synth_frame(sy, x);
+        lec_simperf_frame(sy, x);
         double c0 = thread_cpu_s(), t0 = lec_now_s();
         int n = lec_tracker_windows(t, x0, maxw);
         double t1 = lec_now_s(), c1 = thread_cpu_s();
         for (int i = 0; i < n; i++)
-            lec_synth_softmax(sy, x0[i], x, 1, probs + (size_t)i * B);
+            lec_simperf_softmax(sy, x0[i], x, 1, probs + (size_t)i * B);
         double c2 = thread_cpu_s(), t2 = lec_now_s();
         lec_track_state out;
         st = lec_tracker_update(t, probs, n, 1.0f, &out, err);
@@ -123,7 +123,7 @@ lec_status lec_tracker_bench(float strip_w_px, float ss, int n_frames,
     res->median_abs_err_px = lec_metrics_median(ae, (size_t)n_frames);
 done:
     lec_tracker_destroy(t);
-    lec_synth_destroy(sy);
+    lec_simperf_destroy(sy);
     free(x0);
     free(probs);
     free(s0);

@@ -90,8 +90,10 @@ void lec_import_doc_destroy(lec_import_doc *d); /* NULL-safe */
 typedef struct lec_import_staff {
     lec_box box;           /* top edge of the top line to bottom edge of the bottom
                               line, x over the extent of the lines */
-    float line_y[5];       /* line centres, px */
-    float staff_space_px;  /* (line_y[4] - line_y[0]) / 4 */
+    float line_y[5];       /* line centres, px; all five equal for a one-line
+                              staff (RhythmicStaff) joined to a system */
+    float staff_space_px;  /* (line_y[4] - line_y[0]) / 4; a one-line staff
+                              takes its neighbour's */
     float line_thickness_px;
 } lec_import_staff;
 
@@ -154,9 +156,10 @@ lec_status lec_import_draw_check(const char *path, const lec_import_image *img,
 lec_status lec_import_image_resample(const lec_import_image *in, double scale,
                                      lec_import_image *out, lec_error *err);
 /* Rotate by deg (see Units) about the centre into a same-size image, bilinear,
- * outside filled white. */
-lec_status lec_import_image_rotate(const lec_import_image *in, double deg, lec_import_image *out,
-                                   lec_error *err);
+ * outside filled with the gray level fill (255 = white), or with the
+ * nearest edge pixel if fill < 0. */
+lec_status lec_import_image_rotate(const lec_import_image *in, double deg, int fill,
+                                   lec_import_image *out, lec_error *err);
 
 /* Scan-like degradation, deterministic for a seed. *rot_deg gets the rotation
  * applied (uniform in +-max_rot_deg), so that a caller can rotate reference

@@ -1,26 +1,34 @@
 /* lec_import_detect.c -- staff systems on a page image.
  *
- * 1. Binarise: divide by a background estimate (a high percentile of 32 px
- *    blocks, so uneven lighting cancels), then call a pixel ink when it is
- *    darker than 40% of the way from paper to the ink level (the mean of the
- *    dark class of Otsu's threshold). Leaning towards paper keeps thin staff
- *    lines that blur has turned gray.
+ * 1. Binarise: divide by a background estimate (the 90th percentile of 32 px
+ *    blocks, max over 3x3 blocks, so uneven lighting cancels): ng. Otsu's
+ *    threshold splits ng into ink and paper classes; b (the strict image)
+ *    calls a pixel ink when it is darker than 40% of the way from the paper
+ *    mean to the ink mean.
  * 2. Skew: the angle in +-max_skew_deg that maximises the sum of squares of
- *    the ink's projection onto sheared rows (staff lines line up into a few
- *    very full rows only at the right angle); coarse 0.05 deg steps, then
- *    0.005 deg. The page is rotated back when the angle exceeds 0.02 deg.
- * 3. Sizes: the most frequent vertical black run is the line thickness t, the
- *    most frequent black+white pair of runs is the line distance d (the classic
- *    staff-line-height / staff-space estimate, Fujinaga; Cardoso et al.).
- * 4. Lines: the row profile counts ink in horizontal runs of at least 3d (text,
- *    note heads, slurs and short beams drop out); rows above a threshold form
- *    bands; five bands at an even spacing (within 20%) form a staff; its x
- *    extent is where at least 4 of its 5 lines have ink.
+ *    b's projection onto sheared rows (staff lines line up into a few very
+ *    full rows only at the right angle), each pixel split between its two
+ *    nearest rows; coarse 0.05 deg steps, then 0.005 deg. The page is
+ *    rotated back when the angle exceeds 0.02 deg.
+ * 3. Lines are looked for in bh: ng averaged over 7 px along rows and cut at
+ *    25% of the way to ink (keeps thin lines that blur left gray). The most
+ *    frequent vertical black run of bh is the line thickness t, the most
+ *    frequent black+white pair of runs the line distance d (the classic
+ *    staff-line-height / staff-space estimate).
+ * 4. Staves: the row profile counts ink in horizontal runs of at least 3d
+ *    (text, note heads, stems and short beams drop out); its peaks are line
+ *    candidates; five at an even spacing (within 22%) are a candidate staff,
+ *    whose x extent is where at least 4 of its 5 lines have ink (vertical
+ *    strokes over the whole staff neither start nor end it, so the brace
+ *    stays out; the start bar and final bar line touching it are taken in).
+ *    Candidates are accepted strongest first, without sharing lines.
+ *    A one-line staff (RhythmicStaff) joined to a staff is kept too.
  * 5. Systems: two neighbouring staves belong to one system when, at their left
- *    edge (the system start bar, or the brace just left of it), ink covers at
- *    least 90% of the rows between them. The system box is the union of its
- *    staves, matching LilyPond's (top line of the top staff to bottom line of
- *    the bottom staff, over the staff lines' extent).
+ *    edge, ink (the system start bar, or the brace just left of it) covers at
+ *    least 90% of the rows between them in b, or one column is on average 30%
+ *    as dark as ink all the way down (a faint start bar). The system box is
+ *    the union of its staves, matching LilyPond's (top line of the top staff
+ *    to bottom line of the bottom staff, over the staff lines' extent).
  */
 #include <math.h>
 #include <stdlib.h>
@@ -32,7 +40,10 @@
 
 /* ---------------------------------------------------------------- binarise */
 
-static lec_status binarize(const lec_import_image *img, uint8_t *b, lec_error *err)
+/* ng: the page divided by its background (255 = paper); b: 1 = ink;
+ * *ink_level: the mean of the dark class in ng. */
+static lec_status binarize(const lec_import_image *img, uint8_t *ng, uint8_t *b, double *ink_level,
+                           double *paper_level, lec_error *err)
 {
     int w = img->width_px, h = img->height_px;
     const int B = 32;
@@ -94,7 +105,7 @@ static lec_status binarize(const lec_import_image *img, uint8_t *b, lec_error *e
                       ay * ((1 - ax) * bg2[yb * nbx + xa] + ax * bg2[yb * nbx + xb]);
             float v = 255.0f * img->gray[(size_t)y * w + x] / p;
             int iv = v >= 255 ? 255 : (int)v;
-            b[(size_t)y * w + x] = (uint8_t)iv;
+            ng[(size_t)y * w + x] = (uint8_t)iv;
             hist[iv]++;
         }
     }
@@ -125,14 +136,45 @@ static lec_status binarize(const lec_import_image *img, uint8_t *b, lec_error *e
         si += (double)i * hist[i];
     }
     double ink = n0 > 0 ? si / n0 : 0;
+    /* paper: the mean of the bright class (below 255: the background
+     * estimate is a high percentile) */
+    double paper = total - n0 > 0 ? (sum - si) / (total - n0) : 255;
     /* an almost blank page (no dark class to speak of) must not turn its
      * paper texture into ink: never put the cut above 200 */
-    double cut = 255.0 - 0.4 * (255.0 - ink);
+    double cut = paper - 0.4 * (paper - ink);
     if (cut > 200)
         cut = 200;
     for (size_t i = 0; i < (size_t)w * h; i++)
-        b[i] = b[i] < cut ? 1 : 0;
+        b[i] = ng[i] < cut ? 1 : 0;
+    *ink_level = ink;
+    *paper_level = paper;
     return LEC_OK;
+}
+
+/* out = 1 where the mean of ng over k px along the row (centred, clipped at
+ * the page edges) is below cut. */
+static void hsmooth_cut(const uint8_t *ng, int w, int h, int k, double cut, uint8_t *out)
+{
+    int hk = k / 2;
+    for (int y = 0; y < h; y++) {
+        const uint8_t *row = ng + (size_t)y * w;
+        uint8_t *o = out + (size_t)y * w;
+        long sum = 0;
+        int n = 0;
+        for (int x = 0; x < hk && x < w; x++, n++)
+            sum += row[x];
+        for (int x = 0; x < w; x++) {
+            if (x + hk < w) {
+                sum += row[x + hk];
+                n++;
+            }
+            if (x - hk - 1 >= 0) {
+                sum -= row[x - hk - 1];
+                n--;
+            }
+            o[x] = (double)sum < cut * n;
+        }
+    }
 }
 
 /* ---------------------------------------------------------------- skew */
@@ -241,9 +283,10 @@ static void run_sizes(const uint8_t *b, int w, int h, double *t_out, double *d_o
     for (int i = 1; i < MAXR; i++)
         if (hb[i] > hb[t])
             t = i;
-    /* d: smoothed mode above 2t + 1 (a staff line plus at least its own
-     * thickness of paper; noise makes many tiny pairs) */
-    int lo = 2 * t + 1 < 4 ? 4 : 2 * t + 1, d = 0;
+    /* d: smoothed mode above t + 2 (a line plus at least 2 px of paper;
+     * noise makes many tiny pairs). Not 2t: blur at low resolution makes
+     * lines nearly as thick as the paper between them. */
+    int lo = t + 2 < 4 ? 4 : t + 2, d = 0;
     long bestv = -1;
     for (int i = lo; i < MAXR - 1; i++) {
         long v = hp[i - 1] + 2 * hp[i] + hp[i + 1];
@@ -292,7 +335,12 @@ static void long_run_profile(const uint8_t *b, int w, int h, int minrun, double 
 }
 
 /* count lines (of 5) with ink within +-r rows of their centre at column x */
-static int lines_at(const uint8_t *b, int w, int h, const double *ly, int r, int x)
+/* Column x of a staff with line centres ly: 2 = staff (>= 4 of 5 lines have
+ * ink within +-r rows, and at least 2 of the 4 spaces between them are
+ * paper), 1 = something over the staff (lines and 3 or 4 spaces inked: a
+ * bar line, a chord, the brace; or the smear of a blurred hairpin, which
+ * then never makes a staff of its own), 0 = no staff. */
+static int staff_column(const uint8_t *b, int w, int h, const double *ly, int r, int x)
 {
     int c = 0;
     for (int k = 0; k < 5; k++) {
@@ -303,7 +351,14 @@ static int lines_at(const uint8_t *b, int w, int h, const double *ly, int r, int
                 break;
             }
     }
-    return c;
+    if (c < 4)
+        return 0;
+    int paper = 0;
+    for (int k = 0; k < 4; k++) {
+        int ym = (int)floor(0.5 * (ly[k] + ly[k + 1]) + 0.5);
+        paper += ym < 0 || ym >= h || !b[(size_t)ym * w + x];
+    }
+    return paper >= 2 ? 2 : 1;
 }
 
 static int find_band(const band *bd, int nb, double y, double tol, int from)
@@ -330,7 +385,7 @@ static int fit_staff(const band *bd, int nb, int i, int k, int idx[5])
     idx[1] = k;
     double s = bd[k].y - bd[i].y;
     for (int m = 2; m < 5; m++) {
-        double tol = fmax(1.5, 0.2 * s);
+        double tol = fmax(2.0, 0.22 * s);
         int j = find_band(bd, nb, bd[idx[m - 1]].y + s, tol, idx[m - 1] + 1);
         if (j < 0)
             return 0;
@@ -338,6 +393,115 @@ static int fit_staff(const band *bd, int nb, int i, int k, int idx[5])
         s = (bd[j].y - bd[i].y) / m; /* running mean spacing */
     }
     return 1;
+}
+
+/* Are staves A (above) and B (below) joined at their left edge? Ink within
+ * [left - 3 staff spaces, left + 1/2] (the system start bar, or the brace
+ * just left of it) on at least 90% of the rows between A's bottom line and
+ * B's top line. */
+static int connected(const uint8_t *b, const uint8_t *ng, double ink, double paper, int w, int h,
+                     const lec_import_staff *A, const lec_import_staff *B, int r)
+{
+    double dd = 0.5 * (A->staff_space_px + B->staff_space_px);
+    double ov = fmin(A->box.x1, B->box.x1) - fmax(A->box.x0, B->box.x0);
+    double mw = fmin(A->box.x1 - A->box.x0, B->box.x1 - B->box.x0);
+    double xl = fmin(A->box.x0, B->box.x0);
+    if (ov < 0.5 * mw || fabs(A->box.x0 - B->box.x0) > 3 * dd)
+        return 0;
+    int ya = (int)floor(A->line_y[4] + 0.5) + r + 1;
+    int yb = (int)floor(B->line_y[0] + 0.5) - r - 1;
+    int xa = (int)floor(xl - 3 * dd), xb = (int)ceil(xl + 0.5 * dd);
+    if (xa < 0)
+        xa = 0;
+    if (xb > w - 1)
+        xb = w - 1;
+    if (ya < 0)
+        ya = 0;
+    if (yb > h - 1)
+        yb = h - 1;
+    int rows = 0, inked = 0;
+    for (int y = ya; y <= yb; y++) {
+        rows++;
+        for (int x = xa; x <= xb; x++)
+            if (b[(size_t)y * w + x]) {
+                inked++;
+                break;
+            }
+    }
+    if (rows == 0 || inked >= 0.9 * rows)
+        return 1;
+    /* A start bar that blur and low contrast have left too light for the
+     * ink threshold: a column (with +-1 px of slack per row for residual
+     * skew) whose darkness, averaged over 5 rows (noise drops), is at least
+     * 30% of ink's on 90% of the rows: all the way down, not half of it
+     * (the side of a frame around a footer below the last system). */
+    double need = 0.3 * (paper - ink);
+    for (int x = xa; x <= xb; x++) {
+        double win[5] = {0, 0, 0, 0, 0}, wsum = 0;
+        int good = 0;
+        for (int y = ya; y <= yb; y++) {
+            const uint8_t *row = ng + (size_t)y * w;
+            int m = row[x];
+            if (x > 0 && row[x - 1] < m)
+                m = row[x - 1];
+            if (x + 1 < w && row[x + 1] < m)
+                m = row[x + 1];
+            int k = (y - ya) % 5;
+            wsum += (paper - m) - win[k];
+            win[k] = paper - m;
+            int n = y - ya + 1 < 5 ? y - ya + 1 : 5;
+            good += wsum / n >= need;
+        }
+        if (good >= 0.9 * rows)
+            return 1;
+    }
+    return 0;
+}
+
+/* Longest stretch of columns where one line (centre y, +-r rows) has ink,
+ * gaps of <= gmax px bridged; returns its width, [*x0, *x1). */
+static int line_extent(const uint8_t *b, int w, int h, double y, int r, int gmax, int *x0,
+                       int *x1)
+{
+    int best0 = -1, best1 = -1, cur0 = -1, last = -1000000;
+    int yc = (int)floor(y + 0.5);
+    for (int x = 0; x < w; x++) {
+        int on = 0;
+        for (int yy = yc - r; yy <= yc + r && !on; yy++)
+            on = yy >= 0 && yy < h && b[(size_t)yy * w + x];
+        if (!on)
+            continue;
+        if (cur0 < 0 || x - last - 1 > gmax)
+            cur0 = x;
+        last = x;
+        if (best0 < 0 || last - cur0 > best1 - best0) {
+            best0 = cur0;
+            best1 = last;
+        }
+    }
+    *x0 = best0;
+    *x1 = best1 + 1;
+    return best0 < 0 ? 0 : best1 - best0 + 1;
+}
+
+typedef struct staff_cand {
+    int idx[5];
+    int x0, x1;   /* extent, px, [x0, x1) */
+    double score; /* sum of the lines' profile peaks */
+} staff_cand;
+
+static int cmp_cand(const void *a, const void *b)
+{
+    const staff_cand *x = a, *y = b;
+    if (x->score != y->score)
+        return x->score > y->score ? -1 : 1;
+    return x->idx[0] - y->idx[0]; /* deterministic order for ties */
+}
+
+static int cmp_staff_y(const void *a, const void *b)
+{
+    const lec_import_staff *x = a, *y = b;
+    return (x->line_y[0] > y->line_y[0]) - (x->line_y[0] < y->line_y[0]);
 }
 
 lec_status lec_import_detect(lec_import_image *img, const lec_import_config *cfg,
@@ -353,14 +517,17 @@ lec_status lec_import_detect(lec_import_image *img, const lec_import_config *cfg
     if (!img->gray || w < 8 || h < 8)
         return lec_error_set(err, LEC_EINVAL, "detect: page of %dx%d px is too small", w, h);
     uint8_t *b = malloc((size_t)w * (size_t)h);
+    uint8_t *ng = malloc((size_t)w * (size_t)h), *bh = NULL;
+    double ink = 0, paper_lv = 255;
     double *P = malloc(sizeof(double) * (size_t)h);
     band *bd = NULL;
+    staff_cand *cand = NULL;
     lec_status st = LEC_OK;
-    if (!b || !P) {
+    if (!b || !ng || !P) {
         st = lec_error_set(err, LEC_ENOMEM, "detect: out of memory");
         goto out;
     }
-    if ((st = binarize(img, b, err)))
+    if ((st = binarize(img, ng, b, &ink, &paper_lv, err)))
         goto out;
     double skew = 0;
     double max_skew = cfg->max_skew_deg > 10 ? 10 : cfg->max_skew_deg;
@@ -368,19 +535,38 @@ lec_status lec_import_detect(lec_import_image *img, const lec_import_config *cfg
         goto out;
     if (fabs(skew) >= 0.02) {
         lec_import_image rot;
-        if ((st = lec_import_image_rotate(img, -skew, &rot, err)))
+        /* corners take the nearest edge pixel: white corners beside darker
+         * paper would skew the background estimate and turn paper to ink */
+        if ((st = lec_import_image_rotate(img, -skew, -1, &rot, err)))
             goto out;
         lec_import_image_free(img);
         *img = rot;
-        if ((st = binarize(img, b, err)))
+        if ((st = binarize(img, ng, b, &ink, &paper_lv, err)))
             goto out;
         res->skew_deg = (float)skew;
     }
 
     double t, d;
-    run_sizes(b, w, h, &t, &d);
+    /* Staff lines are found in bh: ng averaged over 7 px along rows, cut
+     * at 25% of the way from paper to ink. A horizontal line keeps its
+     * darkness under a horizontal average while noise drops by ~2.6x, so
+     * the cut can be half as deep as for b: thin lines that blur and a low
+     * contrast left gray (100 dpi scans) stay whole. */
+    bh = malloc((size_t)w * (size_t)h);
+    if (!bh) {
+        st = lec_error_set(err, LEC_ENOMEM, "detect: out of memory");
+        goto out;
+    }
+    hsmooth_cut(ng, w, h, 7, paper_lv - 0.25 * (paper_lv - ink), bh);
+    run_sizes(bh, w, h, &t, &d);
+    /* the boxes take the line thickness of the strict image: bh's lines
+     * are thicker by the averaging and the lenient cut */
+    double tb, db;
+    run_sizes(b, w, h, &tb, &db);
+    if (tb > t)
+        tb = t;
     int minrun = (int)ceil(3 * d);
-    long_run_profile(b, w, h, minrun, P);
+    long_run_profile(bh, w, h, minrun, P);
     double pmax = 0;
     for (int y = 0; y < h; y++)
         if (P[y] > pmax)
@@ -392,82 +578,142 @@ lec_status lec_import_detect(lec_import_image *img, const lec_import_config *cfg
         st = lec_error_set(err, LEC_ENOMEM, "detect: out of memory");
         goto out;
     }
-    int nb = 0;
-    for (int y = 0; y < h;) {
-        if (P[y] < thr) {
-            y++;
+    /* Bands: peaks of the profile (maximum within +-d/3 rows), centred on
+     * the contiguous rows above 90% of the peak. A beam or a slur lying
+     * along a staff line raises the rows next to it, but far less than the
+     * line's own rows (a line spans the staff), so it neither merges with
+     * the line nor pulls its centre. */
+    int nb = 0, win = (int)(d / 3) < 1 ? 1 : (int)(d / 3);
+    for (int y = 0; y < h; y++) {
+        if (P[y] < thr)
             continue;
+        int peak = 1;
+        for (int k = -win; k <= win && peak; k++) {
+            int yy = y + k;
+            if (k == 0 || yy < 0 || yy >= h)
+                continue;
+            /* strict on the left, so that a flat top gives one peak */
+            if (P[yy] > P[y] || (k < 0 && P[yy] == P[y]))
+                peak = 0;
         }
-        double sw = 0, sy = 0, mx = 0;
-        while (y < h && P[y] >= thr) {
-            sw += P[y];
-            sy += P[y] * y;
-            if (P[y] > mx)
-                mx = P[y];
-            y++;
+        if (!peak)
+            continue;
+        double half = 0.9 * P[y], sw = 0, sy = 0;
+        for (int yy = y; yy >= 0 && P[yy] >= half && y - yy <= win; yy--) {
+            sw += P[yy];
+            sy += P[yy] * yy;
+        }
+        for (int yy = y + 1; yy < h && P[yy] >= half && yy - y <= win; yy++) {
+            sw += P[yy];
+            sy += P[yy] * yy;
         }
         bd[nb].y = sy / sw;
-        bd[nb].strength = mx;
+        bd[nb].strength = P[y];
         bd[nb].used = 0;
         nb++;
     }
 
-    /* staves */
+    /* Staves. Every five bands at an even spacing are a candidate; the
+     * candidates are taken strongest first (sum of the lines' profile
+     * values: real staff lines span the staff, beams and slurs do not), and
+     * a candidate that shares a band or overlaps a staff already taken is
+     * dropped. Taking them top-down instead lets five stacked beams, or a
+     * beam one spacing above the top line, steal a staff's lines. */
+    int r = (int)ceil(t / 2) + 1;
+    int gmax = (int)t + 1 < 2 ? 2 : (int)t + 1;
+    size_t ncand = 0, capc = 64;
+    cand = malloc(sizeof *cand * capc);
+    if (!cand) {
+        st = lec_error_set(err, LEC_ENOMEM, "detect: out of memory");
+        goto out;
+    }
+    for (int i = 0; i < nb; i++) {
+        for (int k = i + 1; k < nb && bd[k].y - bd[i].y <= 1.35 * d; k++) {
+            int idx[5];
+            if (bd[k].y - bd[i].y < 0.7 * d || !fit_staff(bd, nb, i, k, idx))
+                continue;
+            double ly[5], score = 0;
+            for (int m = 0; m < 5; m++) {
+                ly[m] = bd[idx[m]].y;
+                score += bd[idx[m]].strength;
+            }
+            /* x extent: the longest stretch where >= 4 of 5 lines have ink,
+             * bridging gaps of <= gmax px; vertical strokes neither end
+             * a stretch nor start one, so a brace left of the start bar
+             * (bridged to it by the horizontal average of bh) stays out */
+            int best0 = -1, best1 = -1, cur0 = -1, offs = 0;
+            for (int x = 0; x < w; x++) {
+                int col = staff_column(bh, w, h, ly, r, x);
+                if (col == 0)
+                    offs++;
+                if (col != 2)
+                    continue;
+                if (cur0 < 0 || offs > gmax)
+                    cur0 = x;
+                offs = 0;
+                int last = x;
+                if (best0 < 0 || last - cur0 > best1 - best0) {
+                    best0 = cur0;
+                    best1 = last;
+                }
+            }
+            if (best0 < 0 || best1 - best0 + 1 < 6 * d)
+                continue; /* five short parallel runs, not a staff */
+            /* LilyPond's staff box includes the start bar and the final
+             * bar line: take in the strokes touching the ends (in the
+             * strict image b, where they are not widened), at most d/2 on
+             * the left (not the brace beyond the start bar) and d on the
+             * right (a thick double bar) */
+            for (int x = best0 - 1; x >= 0 && best0 - x <= 0.5 * d; x--) {
+                if (staff_column(b, w, h, ly, r, x) == 0)
+                    break;
+                best0 = x;
+            }
+            for (int x = best1 + 1; x < w && x - best1 <= d; x++) {
+                if (staff_column(b, w, h, ly, r, x) == 0)
+                    break;
+                best1 = x;
+            }
+            if (ncand == capc) {
+                capc *= 2;
+                staff_cand *nc = realloc(cand, sizeof *nc * capc);
+                if (!nc) {
+                    st = lec_error_set(err, LEC_ENOMEM, "detect: out of memory");
+                    goto out;
+                }
+                cand = nc;
+            }
+            staff_cand *c = &cand[ncand++];
+            memcpy(c->idx, idx, sizeof idx);
+            c->x0 = best0;
+            c->x1 = best1 + 1;
+            c->score = score;
+        }
+    }
+    qsort(cand, ncand, sizeof *cand, cmp_cand);
+    double widest = 0;
     size_t cap = 16;
     res->staves = malloc(sizeof(lec_import_staff) * cap);
     if (!res->staves) {
         st = lec_error_set(err, LEC_ENOMEM, "detect: out of memory");
         goto out;
     }
-    int r = (int)ceil(t / 2) + 1;
-    int gmax = (int)t + 1 < 2 ? 2 : (int)t + 1;
-    for (int i = 0; i < nb; i++) {
-        if (bd[i].used)
-            continue;
-        int idx[5], found = 0;
-        for (int k = i + 1; k < nb && bd[k].y - bd[i].y <= 1.35 * d; k++) {
-            if (bd[k].used || bd[k].y - bd[i].y < 0.7 * d)
-                continue;
-            if (fit_staff(bd, nb, i, k, idx)) {
-                found = 1;
-                break;
-            }
-        }
-        if (!found)
-            continue;
-        /* a spurious long run (a beam) one spacing above the top line would
-         * take the top line's place: shift down while the band one spacing
-         * below the bottom line is stronger than our top */
-        for (int shift = 0; shift < 2; shift++) {
-            double s = (bd[idx[4]].y - bd[idx[0]].y) / 4;
-            int j = find_band(bd, nb, bd[idx[4]].y + s, fmax(1.5, 0.2 * s), idx[4] + 1);
-            if (j < 0 || bd[j].strength <= bd[idx[0]].strength)
-                break;
-            memmove(idx, idx + 1, 4 * sizeof(int));
-            idx[4] = j;
-        }
-        double ly[5];
+    for (size_t ci = 0; ci < ncand; ci++) {
+        staff_cand *c = &cand[ci];
+        int clash = 0;
         for (int m = 0; m < 5; m++)
-            ly[m] = bd[idx[m]].y;
-        /* x extent: the longest stretch where >= 4 of 5 lines have ink,
-         * bridging gaps of <= gmax px */
-        int best0 = -1, best1 = -1, cur0 = -1, last = -1000000;
-        for (int x = 0; x <= w; x++) {
-            int on = x < w && lines_at(b, w, h, ly, r, x) >= 4;
-            if (!on)
-                continue;
-            if (x - last - 1 > gmax || cur0 < 0)
-                cur0 = x;
-            last = x;
-            if (best0 < 0 || last - cur0 > best1 - best0) {
-                best0 = cur0;
-                best1 = last;
-            }
+            clash |= bd[c->idx[m]].used;
+        double y0 = bd[c->idx[0]].y, y4 = bd[c->idx[4]].y;
+        for (size_t j = 0; j < res->n_staves && !clash; j++) {
+            const lec_import_staff *o = &res->staves[j];
+            double ox = fmin(o->box.x1, c->x1) - fmax(o->box.x0, c->x0);
+            if (ox > 0 && y0 <= o->line_y[4] && y4 >= o->line_y[0])
+                clash = 1;
         }
-        if (best0 < 0 || best1 - best0 + 1 < 6 * d)
-            continue; /* five short parallel runs, not a staff */
+        if (clash)
+            continue;
         for (int m = 0; m < 5; m++)
-            bd[idx[m]].used = 1;
+            bd[c->idx[m]].used = 1;
         if (res->n_staves == cap) {
             cap *= 2;
             lec_import_staff *ns = realloc(res->staves, sizeof *ns * cap);
@@ -479,16 +725,88 @@ lec_status lec_import_detect(lec_import_image *img, const lec_import_config *cfg
         }
         lec_import_staff *sf = &res->staves[res->n_staves++];
         for (int m = 0; m < 5; m++)
-            sf->line_y[m] = (float)ly[m];
-        sf->staff_space_px = (float)((ly[4] - ly[0]) / 4);
-        sf->line_thickness_px = (float)t;
-        sf->box.x0 = (float)best0;
-        sf->box.x1 = (float)(best1 + 1);
-        sf->box.y0 = (float)fmax(0, ly[0] - 0.5 * t);
-        sf->box.y1 = (float)fmin(h, ly[4] + 0.5 * t);
+            sf->line_y[m] = (float)bd[c->idx[m]].y;
+        sf->staff_space_px = (float)((y4 - y0) / 4);
+        sf->line_thickness_px = (float)tb;
+        sf->box.x0 = (float)c->x0;
+        sf->box.x1 = (float)c->x1;
+        sf->box.y0 = (float)fmax(0, y0 - 0.5 * tb);
+        sf->box.y1 = (float)fmin(h, y4 + 0.5 * tb);
+        if (c->x1 - c->x0 > widest)
+            widest = c->x1 - c->x0;
     }
+    /* drop fragments far narrower than the page's staves (a stack of
+     * beams that survived), then order top to bottom */
+    size_t kept = 0;
+    for (size_t j = 0; j < res->n_staves; j++)
+        if (res->staves[j].box.x1 - res->staves[j].box.x0 >= 0.15 * widest)
+            res->staves[kept++] = res->staves[j];
+    res->n_staves = kept;
+    qsort(res->staves, res->n_staves, sizeof *res->staves, cmp_staff_y);
+
+    /* One-line staves (a RhythmicStaff, percussion) belong to a system:
+     * an unused band that runs from a neighbouring staff's left edge over
+     * most of its width and is joined to it by the start bar. */
+    size_t n5 = res->n_staves;
+    for (int j = 0; j < nb && n5 > 0; j++) {
+        if (bd[j].used)
+            continue;
+        double y = bd[j].y;
+        size_t above = n5, below = n5; /* nearest 5-line staves */
+        int inside = 0;
+        for (size_t q = 0; q < n5; q++) {
+            const lec_import_staff *o = &res->staves[q];
+            if (y >= o->line_y[0] - 1 && y <= o->line_y[4] + 1)
+                inside = 1;
+            if (o->line_y[4] < y)
+                above = q;
+            else if (below == n5 && o->line_y[0] > y)
+                below = q;
+        }
+        if (inside)
+            continue;
+        int x0, x1;
+        int lw = line_extent(bh, w, h, y, r, gmax, &x0, &x1);
+        const size_t nbr[2] = {above, below};
+        for (int side = 0; side < 2; side++) {
+            if (nbr[side] == n5)
+                continue;
+            const lec_import_staff *o = &res->staves[nbr[side]];
+            double ow = o->box.x1 - o->box.x0;
+            if (lw < 0.8 * ow || fabs(x0 - o->box.x0) > 1.5 * o->staff_space_px ||
+                fabs(y - (side ? o->line_y[0] : o->line_y[4])) > 12 * o->staff_space_px)
+                continue;
+            /* the staves of a system share their extent; bh widens the
+             * line's ends by its horizontal average */
+            if (fabs(x1 - o->box.x1) <= 1.5 * o->staff_space_px)
+                x1 = (int)o->box.x1;
+            x0 = (int)o->box.x0;
+            lec_import_staff one;
+            for (int m = 0; m < 5; m++)
+                one.line_y[m] = (float)y;
+            one.staff_space_px = o->staff_space_px;
+            one.line_thickness_px = (float)tb;
+            one.box = (lec_box){(float)x0, (float)fmax(0, y - 0.5 * tb), (float)x1,
+                                (float)fmin(h, y + 0.5 * tb)};
+            if (!(side == 0 ? connected(b, ng, ink, paper_lv, w, h, o, &one, r) : connected(b, ng, ink, paper_lv, w, h, &one, o, r)))
+                continue;
+            if (res->n_staves == cap) {
+                cap *= 2;
+                lec_import_staff *ns = realloc(res->staves, sizeof *ns * cap);
+                if (!ns) {
+                    st = lec_error_set(err, LEC_ENOMEM, "detect: out of memory");
+                    goto out;
+                }
+                res->staves = ns;
+            }
+            res->staves[res->n_staves++] = one;
+            bd[j].used = 1;
+            break;
+        }
+    }
+    qsort(res->staves, res->n_staves, sizeof *res->staves, cmp_staff_y);
     res->staff_space_px = (float)d;
-    res->line_thickness_px = (float)t;
+    res->line_thickness_px = (float)tb;
 
     /* systems: join neighbours connected at their left edge */
     res->systems = malloc(sizeof(lec_import_system) * (res->n_staves ? res->n_staves : 1));
@@ -498,32 +816,8 @@ lec_status lec_import_detect(lec_import_image *img, const lec_import_config *cfg
     }
     for (size_t i = 0; i < res->n_staves; i++) {
         int join = 0;
-        if (i > 0) {
-            const lec_import_staff *A = &res->staves[i - 1], *Bs = &res->staves[i];
-            double dd = 0.5 * (A->staff_space_px + Bs->staff_space_px);
-            double ov = fmin(A->box.x1, Bs->box.x1) - fmax(A->box.x0, Bs->box.x0);
-            double mw = fmin(A->box.x1 - A->box.x0, Bs->box.x1 - Bs->box.x0);
-            double xl = fmin(A->box.x0, Bs->box.x0);
-            if (ov >= 0.5 * mw && fabs(A->box.x0 - Bs->box.x0) <= 3 * dd) {
-                int ya = (int)floor(A->line_y[4] + 0.5) + r + 1;
-                int yb = (int)floor(Bs->line_y[0] + 0.5) - r - 1;
-                int xa = (int)floor(xl - 3 * dd), xb = (int)ceil(xl + 0.5 * dd);
-                if (xa < 0)
-                    xa = 0;
-                if (xb > w - 1)
-                    xb = w - 1;
-                int rows = 0, inked = 0;
-                for (int y = ya; y <= yb; y++) {
-                    rows++;
-                    for (int x = xa; x <= xb; x++)
-                        if (b[(size_t)y * w + x]) {
-                            inked++;
-                            break;
-                        }
-                }
-                join = rows == 0 || inked >= 0.9 * rows;
-            }
-        }
+        if (i > 0)
+            join = connected(b, ng, ink, paper_lv, w, h, &res->staves[i - 1], &res->staves[i], r);
         if (join) {
             lec_import_system *sy = &res->systems[res->n_systems - 1];
             const lec_box *bx = &res->staves[i].box;
@@ -541,8 +835,11 @@ lec_status lec_import_detect(lec_import_image *img, const lec_import_config *cfg
     }
 out:
     free(b);
+    free(ng);
+    free(bh);
     free(P);
     free(bd);
+    free(cand);
     if (st)
         lec_import_result_free(res);
     return st;
@@ -556,3 +853,4 @@ void lec_import_result_free(lec_import_result *res)
     free(res->systems);
     memset(res, 0, sizeof *res);
 }
+

@@ -102,8 +102,8 @@ lec_status lec_import_image_resample(const lec_import_image *in, double scale,
     return LEC_OK;
 }
 
-lec_status lec_import_image_rotate(const lec_import_image *in, double deg, lec_import_image *out,
-                                   lec_error *err)
+lec_status lec_import_image_rotate(const lec_import_image *in, double deg, int fill,
+                                   lec_import_image *out, lec_error *err)
 {
     int w = in->width_px, h = in->height_px;
     lec_status st = lec_import_image_alloc(out, w, h, err);
@@ -127,9 +127,14 @@ lec_status lec_import_image_rotate(const lec_import_image *in, double deg, lec_i
             for (int k = 0; k < 4; k++) {
                 int xx = x0 + (k & 1), yy = y0 + (k >> 1);
                 double wgt = ((k & 1) ? ax : 1 - ax) * ((k >> 1) ? ay : 1 - ay);
-                double p = (xx >= 0 && yy >= 0 && xx < w && yy < h)
-                               ? in->gray[(size_t)yy * w + xx]
-                               : 255.0;
+                double p;
+                if (xx >= 0 && yy >= 0 && xx < w && yy < h)
+                    p = in->gray[(size_t)yy * w + xx];
+                else if (fill >= 0)
+                    p = fill;
+                else /* replicate the nearest edge pixel */
+                    p = in->gray[(size_t)(yy < 0 ? 0 : yy >= h ? h - 1 : yy) * w +
+                                 (xx < 0 ? 0 : xx >= w ? w - 1 : xx)];
                 v += wgt * p;
             }
             out->gray[(size_t)y * w + x] = (uint8_t)lround(v);
@@ -208,7 +213,7 @@ lec_status lec_import_image_degrade(lec_import_image *img, uint64_t seed, double
         *rot_deg = deg;
     if (deg != 0) {
         lec_import_image rot;
-        lec_status st = lec_import_image_rotate(img, deg, &rot, err);
+        lec_status st = lec_import_image_rotate(img, deg, 255, &rot, err);
         if (st)
             return st;
         lec_import_image_free(img);

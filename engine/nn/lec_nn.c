@@ -591,16 +591,19 @@ static void op_forward(lec_nn_ctx *ctx, int i, const float *in, int n, lec_nn_mo
         else
             lec_nn_dense_forward(z, in, P + o->w, bias, n, o->in_c * o->in_h * o->in_w,
                                  o->out_c);
-        if (o->bn) {
+        if (o->bn) { /* BN and the activation in one pass */
             if (mode == LEC_NN_TRAIN)
-                lec_nn_batchnorm_forward_train(b->out, b->mean, b->rstd, z, P + o->g, P + o->be,
-                                               n, o->out_c, o->out_h * o->out_w);
+                lec_nn_batchnorm_act_forward_train(b->out, b->mean, b->rstd, z, P + o->g,
+                                                   P + o->be, o->act, n, o->out_c,
+                                                   o->out_h * o->out_w);
             else
-                lec_nn_batchnorm_forward_eval(b->out, z, P + o->g, P + o->be, P + o->rm,
-                                              P + o->rv, n, o->out_c, o->out_h * o->out_w);
-        } else if (z != b->out) {
-            memcpy(b->out, z, sizeof(float) * total);
+                lec_nn_batchnorm_act_forward_eval(b->out, z, P + o->g, P + o->be, P + o->rm,
+                                                  P + o->rv, o->act, n, o->out_c,
+                                                  o->out_h * o->out_w);
+            break;
         }
+        if (z != b->out)
+            memcpy(b->out, z, sizeof(float) * total);
         if (o->act == LEC_NN_ACT_RELU)
             lec_nn_relu_forward(b->out, b->out, total);
         else if (o->act == LEC_NN_ACT_ELU)

@@ -4,6 +4,10 @@
 #ifdef __SSE2__
 #include <emmintrin.h>
 #endif
+#if defined(__x86_64__) && defined(__GNUC__)
+#include <immintrin.h>
+#define LEC_NN_AVX2 1
+#endif
 #include <math.h>
 #include <string.h>
 
@@ -14,6 +18,54 @@ uint64_t lec_nn_hash64(uint64_t x)
     x = (x ^ (x >> 27)) * 0x94d049bb133111ebULL;
     return x ^ (x >> 31);
 }
+
+/* exp(x) - 1 for x <= 0 without a libm call, so that the loop vectorises:
+ * exp(x) = 2^k exp(r), k = round(x / ln 2), |r| <= ln2/2, exp(r) by its
+ * degree-6 Taylor/Cephes polynomial (relative error < 2e-7); x < -87 gives
+ * -1. The absolute error of exp(x) - 1 is below 2e-7, far under what the
+ * float32 network resolves (libm's expm1f was 18% of a training step). */
+static inline float expm1_neg(float x)
+{
+    x = x < -87.0f ? -87.0f : x;
+    /* for x <= 0, truncation toward zero of y - 0.5 rounds y to nearest */
+    int32_t ki = (int32_t)(x * 1.44269504088896341f - 0.5f);
+    float k = (float)ki;
+    float r = x - k * 0.693359375f + k * 2.12194440e-4f; /* ln2 split in hi + lo */
+    float p = 1.9875691500e-4f;
+    p = p * r + 1.3981999507e-3f;
+    p = p * r + 8.3334519073e-3f;
+    p = p * r + 4.1665795894e-2f;
+    p = p * r + 1.6666665459e-1f;
+    p = p * r + 5.0000001201e-1f;
+    p = p * r * r + r + 1.0f;
+    int32_t bits = (ki + 127) << 23;
+    float scale;
+    memcpy(&scale, &bits, sizeof scale);
+    return p * scale - 1.0f;
+}
+
+#ifdef __SSE2__
+/* The same as expm1_neg on 4 lanes (GCC does not vectorise the scalar loop:
+ * it keeps the selects as branches). x must be <= 0. */
+static inline __m128 expm1_neg4(__m128 x)
+{
+    x = _mm_max_ps(x, _mm_set1_ps(-87.0f));
+    __m128i ki = _mm_cvttps_epi32(
+        _mm_sub_ps(_mm_mul_ps(x, _mm_set1_ps(1.44269504088896341f)), _mm_set1_ps(0.5f)));
+    __m128 k = _mm_cvtepi32_ps(ki);
+    __m128 r = _mm_add_ps(_mm_sub_ps(x, _mm_mul_ps(k, _mm_set1_ps(0.693359375f))),
+                          _mm_mul_ps(k, _mm_set1_ps(2.12194440e-4f)));
+    __m128 p = _mm_set1_ps(1.9875691500e-4f);
+    p = _mm_add_ps(_mm_mul_ps(p, r), _mm_set1_ps(1.3981999507e-3f));
+    p = _mm_add_ps(_mm_mul_ps(p, r), _mm_set1_ps(8.3334519073e-3f));
+    p = _mm_add_ps(_mm_mul_ps(p, r), _mm_set1_ps(4.1665795894e-2f));
+    p = _mm_add_ps(_mm_mul_ps(p, r), _mm_set1_ps(1.6666665459e-1f));
+    p = _mm_add_ps(_mm_mul_ps(p, r), _mm_set1_ps(5.0000001201e-1f));
+    p = _mm_add_ps(_mm_add_ps(_mm_mul_ps(_mm_mul_ps(p, r), r), r), _mm_set1_ps(1.0f));
+    __m128 scale = _mm_castsi128_ps(_mm_slli_epi32(_mm_add_epi32(ki, _mm_set1_epi32(127)), 23));
+    return _mm_sub_ps(_mm_mul_ps(p, scale), _mm_set1_ps(1.0f));
+}
+#endif
 
 /* ------------------------------------------------------------------ conv2d */
 
@@ -300,40 +352,62 @@ void lec_nn_dense_backward_ref(float *dinp, float *dw, float *db, const float *d
 /* --------------------------------------------------------------- batchnorm */
 
 /* Sums for BN over one contiguous run x[0..n): s1 += sum(x - shift),
- * s2 += sum((x - shift)^2), and (when y is given) s3 += sum(y * (x - shift)).
- * 4 float lanes, flushed into double every 256 elements so that long runs
- * keep their digits; the shift (a value near the mean) avoids cancellation. */
-static void bn_sums(const float *x, const float *y, size_t n, float shift, double *s1,
-                    double *s2, double *s3)
+ * s2 += sum((x - shift)^2). 4 float lanes, flushed into double every 256
+ * elements so that long runs keep their digits; the shift (a value near the
+ * mean) avoids cancellation in s2 - s1^2. */
+static void bn_sums(const float *x, size_t n, float shift, double *s1, double *s2)
 {
     size_t i = 0;
 #ifdef __SSE2__
     const __m128 sh = _mm_set1_ps(shift);
     while (i + 4 <= n) {
-        __m128 a1 = _mm_setzero_ps(), a2 = _mm_setzero_ps(), a3 = _mm_setzero_ps();
+        __m128 a1 = _mm_setzero_ps(), a2 = _mm_setzero_ps();
         size_t end = i + 256 < n ? i + 256 : n;
         for (; i + 4 <= end; i += 4) {
             __m128 d = _mm_sub_ps(_mm_loadu_ps(x + i), sh);
             a1 = _mm_add_ps(a1, d);
             a2 = _mm_add_ps(a2, _mm_mul_ps(d, d));
-            if (y)
-                a3 = _mm_add_ps(a3, _mm_mul_ps(d, _mm_loadu_ps(y + i)));
         }
-        float t1[4], t2[4], t3[4];
+        float t1[4], t2[4];
         _mm_storeu_ps(t1, a1);
         _mm_storeu_ps(t2, a2);
-        _mm_storeu_ps(t3, a3);
         *s1 += (double)t1[0] + t1[1] + t1[2] + t1[3];
         *s2 += (double)t2[0] + t2[1] + t2[2] + t2[3];
-        *s3 += (double)t3[0] + t3[1] + t3[2] + t3[3];
     }
 #endif
     for (; i < n; i++) {
         double d = (double)x[i] - shift;
         *s1 += d;
         *s2 += d * d;
-        if (y)
-            *s3 += d * y[i];
+    }
+}
+
+/* BN backward's reductions in one pass: sdy += sum(dy),
+ * sdyx += sum(dy * (x - m)); blocked like bn_sums. */
+static void bn_back_sums(const float *x, const float *dy, size_t n, float m, double *sdy,
+                         double *sdyx)
+{
+    size_t i = 0;
+#ifdef __SSE2__
+    const __m128 vm = _mm_set1_ps(m);
+    while (i + 4 <= n) {
+        __m128 a1 = _mm_setzero_ps(), a2 = _mm_setzero_ps();
+        size_t end = i + 256 < n ? i + 256 : n;
+        for (; i + 4 <= end; i += 4) {
+            __m128 g = _mm_loadu_ps(dy + i);
+            a1 = _mm_add_ps(a1, g);
+            a2 = _mm_add_ps(a2, _mm_mul_ps(g, _mm_sub_ps(_mm_loadu_ps(x + i), vm)));
+        }
+        float t1[4], t2[4];
+        _mm_storeu_ps(t1, a1);
+        _mm_storeu_ps(t2, a2);
+        *sdy += (double)t1[0] + t1[1] + t1[2] + t1[3];
+        *sdyx += (double)t2[0] + t2[1] + t2[2] + t2[3];
+    }
+#endif
+    for (; i < n; i++) {
+        *sdy += dy[i];
+        *sdyx += (double)dy[i] * ((double)x[i] - m);
     }
 }
 
@@ -357,15 +431,82 @@ static void bn_affine(float *y, const float *x, float a, const float *z, float z
         y[i] = x[i] * a + (z ? (z[i] - zs) * b : 0.0f) + c;
 }
 
-void lec_nn_batchnorm_forward_train(float *out, float *mean, float *rstd, const float *in,
-                                    const float *gamma, const float *beta, int N, int C, int S)
+#ifdef LEC_NN_AVX2
+/* y = elu(a*x + c) on 8 lanes with FMA: the same range reduction and
+ * polynomial as expm1_neg. Built for AVX2+FMA whatever -march says and only
+ * called when the CPU has them (the ELU is ~10% of a training step on SSE2). */
+__attribute__((target("avx2,fma"))) static size_t affine_elu_avx2(float *y, const float *x,
+                                                                    float a, float c, size_t n)
+{
+    const __m256 va = _mm256_set1_ps(a), vc = _mm256_set1_ps(c), zero = _mm256_setzero_ps();
+    size_t i = 0;
+    for (; i + 8 <= n; i += 8) {
+        __m256 v = _mm256_fmadd_ps(_mm256_loadu_ps(x + i), va, vc);
+        __m256 t = _mm256_max_ps(_mm256_min_ps(v, zero), _mm256_set1_ps(-87.0f));
+        __m256i ki = _mm256_cvttps_epi32(
+            _mm256_fmsub_ps(t, _mm256_set1_ps(1.44269504088896341f), _mm256_set1_ps(0.5f)));
+        __m256 k = _mm256_cvtepi32_ps(ki);
+        __m256 r = _mm256_fnmadd_ps(k, _mm256_set1_ps(0.693359375f), t);
+        r = _mm256_fmadd_ps(k, _mm256_set1_ps(2.12194440e-4f), r);
+        __m256 p = _mm256_set1_ps(1.9875691500e-4f);
+        p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.3981999507e-3f));
+        p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(8.3334519073e-3f));
+        p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(4.1665795894e-2f));
+        p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.6666665459e-1f));
+        p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(5.0000001201e-1f));
+        p = _mm256_fmadd_ps(_mm256_mul_ps(p, r), r, _mm256_add_ps(r, _mm256_set1_ps(1.0f)));
+        __m256 scale = _mm256_castsi256_ps(
+            _mm256_slli_epi32(_mm256_add_epi32(ki, _mm256_set1_epi32(127)), 23));
+        __m256 e = _mm256_fmsub_ps(p, scale, _mm256_set1_ps(1.0f));
+        _mm256_storeu_ps(y + i, _mm256_blendv_ps(e, v, _mm256_cmp_ps(v, zero, _CMP_GT_OQ)));
+    }
+    return i;
+}
+#endif
+
+/* y = act(a*x + c) over n values, act -1 none / 0 ReLU / 1 ELU; y may alias x.
+ * Fusing the activation into BN's output pass saves two passes over the
+ * largest tensors of the network. */
+static void affine_act(float *y, const float *x, float a, float c, int act, size_t n)
+{
+    size_t i = 0;
+#ifdef LEC_NN_AVX2
+    if (act == 1 && __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma"))
+        i = affine_elu_avx2(y, x, a, c, n);
+#endif
+#ifdef __SSE2__
+    const __m128 va = _mm_set1_ps(a), vc = _mm_set1_ps(c), zero = _mm_setzero_ps();
+    for (; i + 4 <= n; i += 4) {
+        __m128 v = _mm_add_ps(_mm_mul_ps(_mm_loadu_ps(x + i), va), vc);
+        if (act == 0) {
+            v = _mm_max_ps(v, zero);
+        } else if (act == 1) {
+            __m128 e = expm1_neg4(_mm_min_ps(v, zero)), pos = _mm_cmpgt_ps(v, zero);
+            v = _mm_or_ps(_mm_and_ps(pos, v), _mm_andnot_ps(pos, e));
+        }
+        _mm_storeu_ps(y + i, v);
+    }
+#endif
+    for (; i < n; i++) {
+        float v = x[i] * a + c;
+        if (act == 0)
+            v = v > 0.0f ? v : 0.0f;
+        else if (act == 1)
+            v = v > 0.0f ? v : expm1_neg(v);
+        y[i] = v;
+    }
+}
+
+void lec_nn_batchnorm_act_forward_train(float *out, float *mean, float *rstd, const float *in,
+                                        const float *gamma, const float *beta, int act, int N,
+                                        int C, int S)
 {
     const double cnt = (double)N * S;
     for (int c = 0; c < C; c++) {
         const float shift = in[(size_t)c * S];
-        double s1 = 0.0, s2 = 0.0, s3 = 0.0;
+        double s1 = 0.0, s2 = 0.0;
         for (int n = 0; n < N; n++)
-            bn_sums(in + ((size_t)n * C + c) * S, NULL, (size_t)S, shift, &s1, &s2, &s3);
+            bn_sums(in + ((size_t)n * C + c) * S, (size_t)S, shift, &s1, &s2);
         double dm = s1 / cnt, v = s2 / cnt - dm * dm;
         if (v < 0.0)
             v = 0.0;
@@ -375,8 +516,27 @@ void lec_nn_batchnorm_forward_train(float *out, float *mean, float *rstd, const 
         rstd[c] = r;
         float a = gamma[c] * r, bb = beta[c] - (float)m * a;
         for (int n = 0; n < N; n++)
-            bn_affine(out + ((size_t)n * C + c) * S, in + ((size_t)n * C + c) * S, a, NULL, 0.0f,
-                      0.0f, bb, (size_t)S);
+            affine_act(out + ((size_t)n * C + c) * S, in + ((size_t)n * C + c) * S, a, bb, act,
+                       (size_t)S);
+    }
+}
+
+void lec_nn_batchnorm_forward_train(float *out, float *mean, float *rstd, const float *in,
+                                    const float *gamma, const float *beta, int N, int C, int S)
+{
+    lec_nn_batchnorm_act_forward_train(out, mean, rstd, in, gamma, beta, -1, N, C, S);
+}
+
+void lec_nn_batchnorm_act_forward_eval(float *out, const float *in, const float *gamma,
+                                       const float *beta, const float *running_mean,
+                                       const float *running_var, int act, int N, int C, int S)
+{
+    for (int c = 0; c < C; c++) {
+        float a = gamma[c] / sqrtf(running_var[c] + LEC_NN_BN_EPS);
+        float bb = beta[c] - running_mean[c] * a;
+        for (int n = 0; n < N; n++)
+            affine_act(out + ((size_t)n * C + c) * S, in + ((size_t)n * C + c) * S, a, bb, act,
+                       (size_t)S);
     }
 }
 
@@ -384,16 +544,8 @@ void lec_nn_batchnorm_forward_eval(float *out, const float *in, const float *gam
                                    const float *beta, const float *running_mean,
                                    const float *running_var, int N, int C, int S)
 {
-    for (int c = 0; c < C; c++) {
-        float a = gamma[c] / sqrtf(running_var[c] + LEC_NN_BN_EPS);
-        float bb = beta[c] - running_mean[c] * a;
-        for (int n = 0; n < N; n++) {
-            const float *x = in + ((size_t)n * C + c) * S;
-            float *y = out + ((size_t)n * C + c) * S;
-            for (int i = 0; i < S; i++)
-                y[i] = x[i] * a + bb;
-        }
-    }
+    lec_nn_batchnorm_act_forward_eval(out, in, gamma, beta, running_mean, running_var, -1, N, C,
+                                      S);
 }
 
 void lec_nn_batchnorm_backward(float *dinp, float *dgamma, float *dbeta, const float *dout,
@@ -404,14 +556,10 @@ void lec_nn_batchnorm_backward(float *dinp, float *dgamma, float *dbeta, const f
     for (int c = 0; c < C; c++) {
         const float m = mean[c], r = rstd[c];
         /* sdy = sum dy, sdyx = sum dy * xhat = r * sum dy * (x - m) */
-        double sdy = 0.0, s2 = 0.0, sdxm = 0.0, sx = 0.0;
-        for (int n = 0; n < N; n++) {
-            const float *dy = dout + ((size_t)n * C + c) * S;
-            double t = 0.0;
-            bn_sums(dy, NULL, (size_t)S, 0.0f, &t, &s2, &sx);
-            sdy += t;
-            bn_sums(in + ((size_t)n * C + c) * S, dy, (size_t)S, m, &sx, &s2, &sdxm);
-        }
+        double sdy = 0.0, sdxm = 0.0;
+        for (int n = 0; n < N; n++)
+            bn_back_sums(in + ((size_t)n * C + c) * S, dout + ((size_t)n * C + c) * S, (size_t)S,
+                         m, &sdy, &sdxm);
         double sdyx = r * sdxm;
         dgamma[c] += (float)sdyx;
         dbeta[c] += (float)sdy;
@@ -455,70 +603,9 @@ void lec_nn_relu_backward(float *dinp, const float *dout, const float *out, size
         dinp[i] = out[i] > 0.0f ? dout[i] : 0.0f;
 }
 
-/* exp(x) - 1 for x <= 0 without a libm call, so that the loop vectorises:
- * exp(x) = 2^k exp(r), k = round(x / ln 2), |r| <= ln2/2, exp(r) by its
- * degree-6 Taylor/Cephes polynomial (relative error < 2e-7); x < -87 gives
- * -1. The absolute error of exp(x) - 1 is below 2e-7, far under what the
- * float32 network resolves (libm's expm1f was 18% of a training step). */
-static inline float expm1_neg(float x)
-{
-    x = x < -87.0f ? -87.0f : x;
-    /* for x <= 0, truncation toward zero of y - 0.5 rounds y to nearest */
-    int32_t ki = (int32_t)(x * 1.44269504088896341f - 0.5f);
-    float k = (float)ki;
-    float r = x - k * 0.693359375f + k * 2.12194440e-4f; /* ln2 split in hi + lo */
-    float p = 1.9875691500e-4f;
-    p = p * r + 1.3981999507e-3f;
-    p = p * r + 8.3334519073e-3f;
-    p = p * r + 4.1665795894e-2f;
-    p = p * r + 1.6666665459e-1f;
-    p = p * r + 5.0000001201e-1f;
-    p = p * r * r + r + 1.0f;
-    int32_t bits = (ki + 127) << 23;
-    float scale;
-    memcpy(&scale, &bits, sizeof scale);
-    return p * scale - 1.0f;
-}
-
-#ifdef __SSE2__
-/* The same as expm1_neg on 4 lanes (GCC does not vectorise the scalar loop:
- * it keeps the selects as branches). x must be <= 0. */
-static inline __m128 expm1_neg4(__m128 x)
-{
-    x = _mm_max_ps(x, _mm_set1_ps(-87.0f));
-    __m128i ki = _mm_cvttps_epi32(
-        _mm_sub_ps(_mm_mul_ps(x, _mm_set1_ps(1.44269504088896341f)), _mm_set1_ps(0.5f)));
-    __m128 k = _mm_cvtepi32_ps(ki);
-    __m128 r = _mm_add_ps(_mm_sub_ps(x, _mm_mul_ps(k, _mm_set1_ps(0.693359375f))),
-                          _mm_mul_ps(k, _mm_set1_ps(2.12194440e-4f)));
-    __m128 p = _mm_set1_ps(1.9875691500e-4f);
-    p = _mm_add_ps(_mm_mul_ps(p, r), _mm_set1_ps(1.3981999507e-3f));
-    p = _mm_add_ps(_mm_mul_ps(p, r), _mm_set1_ps(8.3334519073e-3f));
-    p = _mm_add_ps(_mm_mul_ps(p, r), _mm_set1_ps(4.1665795894e-2f));
-    p = _mm_add_ps(_mm_mul_ps(p, r), _mm_set1_ps(1.6666665459e-1f));
-    p = _mm_add_ps(_mm_mul_ps(p, r), _mm_set1_ps(5.0000001201e-1f));
-    p = _mm_add_ps(_mm_add_ps(_mm_mul_ps(_mm_mul_ps(p, r), r), r), _mm_set1_ps(1.0f));
-    __m128 scale = _mm_castsi128_ps(_mm_slli_epi32(_mm_add_epi32(ki, _mm_set1_epi32(127)), 23));
-    return _mm_sub_ps(_mm_mul_ps(p, scale), _mm_set1_ps(1.0f));
-}
-#endif
-
 void lec_nn_elu_forward(float *out, const float *in, size_t n)
 {
-    size_t i = 0;
-#ifdef __SSE2__
-    const __m128 zero = _mm_setzero_ps();
-    for (; i + 4 <= n; i += 4) {
-        __m128 x = _mm_loadu_ps(in + i);
-        __m128 e = expm1_neg4(_mm_min_ps(x, zero));
-        __m128 pos = _mm_cmpgt_ps(x, zero);
-        _mm_storeu_ps(out + i, _mm_or_ps(_mm_and_ps(pos, x), _mm_andnot_ps(pos, e)));
-    }
-#endif
-    for (; i < n; i++) {
-        float x = in[i];
-        out[i] = x > 0.0f ? x : expm1_neg(x);
-    }
+    affine_act(out, in, 1.0f, 0.0f, 1, n); /* x*1 + 0 is exact */
 }
 
 void lec_nn_elu_backward(float *dinp, const float *dout, const float *out, size_t n)

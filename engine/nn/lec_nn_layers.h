@@ -70,6 +70,14 @@ void lec_nn_batchnorm_forward_train(float *out, float *mean, float *rstd, const 
 void lec_nn_batchnorm_forward_eval(float *out, const float *in, const float *gamma,
                                    const float *beta, const float *running_mean,
                                    const float *running_var, int N, int C, int S);
+/* The same followed by an activation in the same pass (act: -1 none, 0 ReLU,
+ * 1 ELU, the values of LEC_NN_ACT_*): equal to BN then lec_nn_X_forward. */
+void lec_nn_batchnorm_act_forward_train(float *out, float *mean, float *rstd, const float *in,
+                                        const float *gamma, const float *beta, int act, int N,
+                                        int C, int S);
+void lec_nn_batchnorm_act_forward_eval(float *out, const float *in, const float *gamma,
+                                       const float *beta, const float *running_mean,
+                                       const float *running_var, int act, int N, int C, int S);
 /* dinp (N,C,S) =; dgamma, dbeta (C) +=; in is the forward input. dinp may
  * equal dout. */
 void lec_nn_batchnorm_backward(float *dinp, float *dgamma, float *dbeta, const float *dout,

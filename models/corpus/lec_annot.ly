@@ -87,6 +87,12 @@ unfoldRepeats =
    music)
 #(define (unfold-repeats . args) (car (last-pair args)))
 
+%% Old Scheme API that convert-ly cannot rewrite (gone since 2.13): keep the
+%% source compiling; its beaming hints are dropped (beams may differ from
+%% the source's, notes and timing do not).
+#(define (override-auto-beam-setting . args) (make-music 'SequentialMusic 'elements '()))
+#(define (revert-auto-beam-setting . args) (make-music 'SequentialMusic 'elements '()))
+
 %% \repeat unfold prints its body several times from ONE music object, so
 %% all copies would share ids: write it out as explicit copies first (prints
 %% the same).
@@ -194,7 +200,9 @@ unfoldRepeats =
      (reverse names)))
 
 #(define (lec-handle-score score add!)
-   (if (not (ly:score? score))
+   ;; A score whose music had errors (LilyPond says "errors found, ignoring
+   ;; music expression") has no music: pass it on untouched, as LilyPond would.
+   (if (or (not (ly:score? score)) (not (ly:music? (ly:score-music score))))
        (add! score)
        (let* ((defs (ly:score-output-defs score))
               (layouts (filter (lambda (d) (eq? (ly:output-def-lookup d 'output-def-kind #f) 'layout)) defs))

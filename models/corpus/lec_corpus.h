@@ -11,8 +11,9 @@
  * one, <id>__mov1, <id>__mov2 ... otherwise.
  *
  * Crash safety: each bundle is built in "<out>/.tmp-<name>-<pid>" and renamed
- * into place when complete; "<out>/.done/<id>" marks a finished piece, so a
- * rerun skips it and redoes an interrupted one.
+ * into place when complete (an older bundle of the same name is swapped out
+ * atomically, so readers never see a partial one); "<out>/.done/<id>" marks a
+ * finished piece, so a rerun skips it and redoes an interrupted one.
  *
  * Thread safety: lec_corpus_build_piece is reentrant; run pieces in parallel
  * in separate processes (the app does), since LilyPond is a subprocess anyway.

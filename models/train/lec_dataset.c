@@ -264,7 +264,7 @@ static lec_status scan_dir(const char *dir, path_list *out, int depth, lec_error
         }
     }
     closedir(d);
-    if (!rc)
+    if (!rc && subs.n > 1)
         qsort(subs.p, subs.n, sizeof *subs.p, cmp_str);
     for (size_t i = 0; i < subs.n && !rc; i++)
         rc = scan_dir(subs.p[i], out, depth + 1, err);

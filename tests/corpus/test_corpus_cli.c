@@ -56,6 +56,27 @@ int main(void)
     snprintf(cmd, sizeof cmd, "'%s' corpus frobnicate", lec_test_lectern());
     CHECK(lec_test_run(cmd, out, sizeof out) == 2);
 
+    /* corpus stats: the latest line of a piece wins; failures by cause; median */
+    {
+        char d[4200], f[4300];
+        snprintf(d, sizeof d, "%s/stats", scratch);
+        lec_mkdir_p(d, NULL);
+        snprintf(f, sizeof f, "%s/.results.jsonl", d);
+        const char *rows =
+            "{\"id\":\"a\",\"ok\":false,\"cause\":\"lilypond\",\"bundles\":0,\"heads_nontied\":0,\"heads_with_onset\":0,\"perf_notes\":0,\"perf_with_head\":0,\"t_engrave_s\":1,\"t_audio_s\":0,\"t_total_s\":1}\n"
+            "{\"id\":\"b\",\"ok\":true,\"cause\":\"\",\"bundles\":2,\"heads_nontied\":100,\"heads_with_onset\":90,\"perf_notes\":100,\"perf_with_head\":100,\"t_engrave_s\":1,\"t_audio_s\":1,\"t_total_s\":2}\n"
+            "{\"id\":\"c\",\"ok\":false,\"cause\":\"lilypond-crash\",\"bundles\":0,\"heads_nontied\":0,\"heads_with_onset\":0,\"perf_notes\":0,\"perf_with_head\":0,\"t_engrave_s\":1,\"t_audio_s\":0,\"t_total_s\":1}\n"
+            "{\"id\":\"a\",\"ok\":true,\"cause\":\"\",\"bundles\":1,\"heads_nontied\":50,\"heads_with_onset\":50,\"perf_notes\":60,\"perf_with_head\":57,\"t_engrave_s\":1,\"t_audio_s\":1,\"t_total_s\":2}\n";
+        lec_write_file_atomic(f, rows, strlen(rows), NULL);
+        snprintf(cmd, sizeof cmd, "'%s' corpus stats '%s'", lec_test_lectern(), d);
+        rc = lec_test_run(cmd, out, sizeof out);
+        CHECKF(rc == 0, "%s", out);
+        CHECKF(strstr(out, "3 pieces tried: 2 built (66.7%, 3 bundles), 1 failed") != NULL, "%s", out);
+        CHECKF(strstr(out, "failed by cause: lilypond-crash 1") != NULL, "%s", out);
+        CHECKF(strstr(out, "median over pieces 95.00%, overall 93.33%, minimum 90.00%, 1 pieces below 97%") != NULL, "%s", out);
+        CHECKF(strstr(out, "performed notes with a printed head: 98.12%") != NULL, "%s", out);
+    }
+
     /* lec_proc: timeout kills, exit codes are reported, missing tools fail */
     lec_proc_result pr;
     const char *sleep_argv[] = {"sleep", "5", NULL};

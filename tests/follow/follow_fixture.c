@@ -163,8 +163,8 @@ int fix_write_bundle(const char *dir, const fix_opts *o)
                 "%s{\"page\":%d,\"system\":%d,\"staff\":0,\"box\":[%g,%g,%g,%g],\"pitch\":%d,"
                 "\"onset\":\"%d/4\",\"grace\":\"0/1\",\"onset_wn\":%g,\"tied\":false,"
                 "\"origin\":\"fixture.ly:1:%d\"}",
-                e ? "," : "", sys_page[k], k, head_xc(e) - 6.5, head_yc(e) - 4.5,
-                head_xc(e) + 6.5, head_yc(e) + 4.5, fix_event_pitch(e), e, e / 4.0, e + 1);
+                e ? "," : "", sys_page[k], k, head_xc(e) - 6.5, head_yc(e) - 4.5, head_xc(e) + 6.5,
+                head_yc(e) + 4.5, fix_event_pitch(e), e, e / 4.0, e + 1);
     }
     fprintf(f, "],\"performance\":{\"notes\":[");
     for (int e = 0; e < FIX_N_EVENTS; e++)

@@ -13,12 +13,12 @@
 #define FIX_HEADS_PER_SYSTEM 8
 #define FIX_N_SYSTEMS 3 /* two on page 1, one on page 2 */
 #define FIX_N_EVENTS (FIX_HEADS_PER_SYSTEM * FIX_N_SYSTEMS)
-#define FIX_LEAD_S 1.0   /* silence before the first note */
-#define FIX_IOI_S 0.5    /* inter-onset interval at tempo factor 1 */
+#define FIX_LEAD_S 1.0 /* silence before the first note */
+#define FIX_IOI_S 0.5  /* inter-onset interval at tempo factor 1 */
 
 typedef struct fix_opts {
-    int n_renderings;        /* 0..2 */
-    double tempo[2];         /* tempo factor of each rendering */
+    int n_renderings; /* 0..2 */
+    double tempo[2];  /* tempo factor of each rendering */
 } fix_opts;
 
 /* Writes the bundle into dir (created). Returns 0, or -1 (message on stderr). */

@@ -60,8 +60,8 @@ static int piece_complete(const cJSON *p)
 {
     int ok = 1;
     for (int b = 0; b < 5; b++)
-        ok &= is_num(p, within_keys[b]) && num(p, within_keys[b]) >= 0 &&
-              num(p, within_keys[b]) <= 1;
+        ok &=
+            is_num(p, within_keys[b]) && num(p, within_keys[b]) >= 0 && num(p, within_keys[b]) <= 1;
     ok &= is_num(p, "median_error_s") && is_num(p, "mean_error_s") &&
           is_num(p, "median_px_error_ss") && is_num(p, "lost_time") && is_num(p, "n_events");
     ok &= cJSON_IsBool(cJSON_GetObjectItemCaseSensitive(p, "followed_to_end"));
@@ -149,16 +149,16 @@ int main(void)
     }
 
     /* ---- one job gives the same figures as two */
-    snprintf(args, sizeof args, "--model %s %s --json %s --jobs 1 --jumps --jump-play 4 --jump-back 2",
-             m, b1, js2);
+    snprintf(args, sizeof args,
+             "--model %s %s --json %s --jobs 1 --jumps --jump-play 4 --jump-back 2", m, b1, js2);
     CHECK(run(args) == 0);
     cJSON *j1 = load_json(js2);
     CHECK(j1 != NULL);
     if (j && j1) {
         for (int part = 0; part < 2; part++) {
             const char *k = part ? "jump_tests" : "following";
-            const cJSON *sa = cJSON_GetObjectItemCaseSensitive(
-                cJSON_GetObjectItemCaseSensitive(j, k), "summary");
+            const cJSON *sa =
+                cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(j, k), "summary");
             const cJSON *sb = cJSON_GetObjectItemCaseSensitive(
                 cJSON_GetObjectItemCaseSensitive(j1, k), "summary");
             CHECKF(cJSON_Compare(sa, sb, 1), "%s differs between --jobs 1 and 2", k);
@@ -168,8 +168,9 @@ int main(void)
     cJSON_Delete(j);
 
     /* ---- the oracle: known answer */
-    snprintf(args, sizeof args, "--oracle 0.3 %s --json %s --jumps --jump-play 4 --jump-back 2",
-             b1, js);
+    snprintf(args, sizeof args,
+             "--oracle 0.3 %s --json %s --jumps --jump-play 4 --jump-back 2 --dump %s/dump", b1, js,
+             dir);
     rc = run(args);
     CHECKF(rc == 0 && strstr(g_out, "ORACLE"), "rc %d: %s", rc, g_out);
     j = load_json(js);
@@ -185,6 +186,28 @@ int main(void)
     CHECK(cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(
         cJSON_GetObjectItemCaseSensitive(j, "conditions"), "oracle")));
     cJSON_Delete(j);
+    /* --dump: one line per frame and per event (+ header), errors small */
+    {
+        char path[4400], *d = NULL;
+        size_t len = 0;
+        snprintf(path, sizeof path, "%s/dump/piece__r0.frames.csv", dir);
+        CHECK(lec_read_file(path, 0, &d, &len, NULL) == LEC_OK);
+        int lines = 0;
+        for (size_t i = 0; d && i < len; i++)
+            lines += d[i] == '\n';
+        double dur = fix_event_time(FIX_N_EVENTS - 1, 1.0) + 1.5;
+        CHECKF(lines == 1 + (int)(dur * 22050 / 1102), "%d lines", lines);
+        free(d);
+        d = NULL;
+        snprintf(path, sizeof path, "%s/dump/piece__r1__jump.events.csv", dir);
+        CHECK(lec_read_file(path, 0, &d, &len, NULL) == LEC_OK);
+        lines = 0;
+        for (size_t i = 0; d && i < len; i++)
+            lines += d[i] == '\n';
+        CHECKF(lines == 1 + FIX_N_EVENTS + 8, "%d lines", lines);
+        CHECK(d && strncmp(d, "event,t_s,x_px,system,n_notes,error_s,px_error_ss", 49) == 0);
+        free(d);
+    }
 
     /* ---- bad inputs */
     snprintf(args, sizeof args, "--model %s/none.lnm %s", dir, b1);
@@ -208,6 +231,24 @@ int main(void)
     snprintf(args, sizeof args, "--model %s %s --start middle", m, b1);
     CHECK(run(args) == 2 && strstr(g_out, "--start middle"));
     CHECK(run("") == 2);
+    /* tracker parameters: unknown key / not a number -> usage error; a value the
+     * tracker refuses -> every run fails with the tracker's message */
+    snprintf(args, sizeof args, "--oracle %s --tracker p_hold=0.05,nosuch=1", b1);
+    CHECK(run(args) == 2 && strstr(g_out, "unknown key \"nosuch\""));
+    snprintf(args, sizeof args, "--oracle %s --tracker obs_weight=x", b1);
+    CHECK(run(args) == 2 && strstr(g_out, "obs_weight"));
+    snprintf(args, sizeof args, "--oracle %s --audio r0 --tracker p_hold=2", b1);
+    CHECK(run(args) == 1 && strstr(g_out, "p_hold"));
+    snprintf(args, sizeof args,
+             "--oracle 0.3 %s --audio r0 --tracker p_hold=0.05,scan_windows_per_frame=4 --json %s",
+             b1, js);
+    CHECK(run(args) == 0);
+    j = load_json(js);
+    CHECK(j && !strcmp(cJSON_GetObjectItemCaseSensitive(
+                           cJSON_GetObjectItemCaseSensitive(j, "conditions"), "tracker")
+                           ->valuestring,
+                       "p_hold=0.05,scan_windows_per_frame=4"));
+    cJSON_Delete(j);
     snprintf(args, sizeof args, "--model %s %s --bogus", m, b1);
     CHECK(run(args) == 2 && strstr(g_out, "--bogus"));
     return lec_test_finish("test_eval_cli");

@@ -235,8 +235,8 @@ int main(void)
             bad_map++;
         net_frames += a[i].n_windows > 0;
     }
-    CHECKF(bad_t == 0 && bad_range == 0 && bad_map == 0, "t %d range %d map %d", bad_t,
-           bad_range, bad_map);
+    CHECKF(bad_t == 0 && bad_range == 0 && bad_map == 0, "t %d range %d map %d", bad_t, bad_range,
+           bad_map);
     /* silence at the start (1 s): activity 0, network skipped; then it runs */
     CHECK(a[5].activity == 0 && a[5].n_windows == 0);
     CHECKF(net_frames > na / 2, "%d of %d frames ran the network", net_frames, na);
@@ -274,8 +274,16 @@ int main(void)
         lec_follower_process(f, x, 22050 * 3, &used, o1, 64, &err); /* warm up */
         long before = g_allocs;
         int got = 0;
-        for (size_t i = 22050 * 3; i + 2205 <= n; i += 2205)
+        for (size_t i = 22050 * 3; i + 2205 <= n; i += 2205) {
             got += lec_follower_process(f, x + i, 2205, &used, o1, 64, &err);
+            /* the viewer's commands land between frames: allocation-free too */
+            if (i % (2205 * 20) == 0) {
+                lec_follower_nudge(f, 1);
+                lec_follower_seek(f, 0, 200.0f, &err);
+                lec_follower_relocalise(f);
+                lec_follower_restart(f);
+            }
+        }
         CHECKF(g_allocs == before, "%ld allocations in %d frames", g_allocs - before, got);
         CHECK(got > 100);
     }
@@ -311,6 +319,27 @@ int main(void)
     }
     lec_follower_destroy(f);
 
+    /* ---- the network on every 2nd frame only: odd frames are predictions */
+    {
+        lec_follower_config c2 = cfg;
+        c2.net_every = 2;
+        lec_follower *g = lec_follower_create(&c2, &err);
+        CHECKF(g != NULL, "%s", err.msg);
+        if (g) {
+            int nb = 0, odd_net = 0, even_net = 0;
+            lec_follow_out *b = run(g, x, n, 4096, &nb);
+            for (int i = 0; i < nb; i++) {
+                odd_net += (i % 2) && b[i].n_windows > 0;
+                even_net += !(i % 2) && b[i].n_windows > 0;
+            }
+            CHECK(nb == na && odd_net == 0 && even_net > nb / 4);
+            free(b);
+            lec_follower_destroy(g);
+        }
+        c2.net_every = 0;
+        CHECK(lec_follower_create(&c2, &err) == NULL && strstr(err.msg, "net_every"));
+    }
+
     /* ---- outside class */
     {
         char m2[4200];
@@ -323,6 +352,14 @@ int main(void)
         lec_follower *g = lec_follower_create(&c2, &err);
         CHECKF(g != NULL, "%s", err.msg);
         if (g) {
+            /* anywhere: the start prior covers the whole strip, from x = 0 */
+            float cell;
+            const float *al = lec_tracker_posterior(lec_follower_tracker(g), &cell);
+            int nc = lec_tracker_n_cells(lec_follower_tracker(g));
+            CHECK(al[0] > 0 && al[nc - 1] > 0 && fabsf(al[0] - al[nc / 2]) < 1e-6f);
+            lec_follow_out q0;
+            lec_follower_position(g, &q0);
+            CHECK(q0.system == 0 && q0.strip_x_px < cell);
             CHECK(lec_follow_model_outside_class(lec_follower_model(g)) == 1 &&
                   lec_follow_model_buckets(lec_follower_model(g)) == 16);
             int nb = 0;
@@ -343,9 +380,16 @@ int main(void)
         float *off = NULL;
         size_t nf = 0;
         int nbands = 0;
-        CHECK(lec_spec_compute(&sc, x, n, &off, &nf, &nbands, &err) == LEC_OK && nbands == fix_default_bands());
-        oracle o = {.u = NULL, .offline = off, .n_frames = nf, .bands = nbands, .F = 8, .H = 40,
-                    .W = 64, .B = 16};
+        CHECK(lec_spec_compute(&sc, x, n, &off, &nf, &nbands, &err) == LEC_OK &&
+              nbands == fix_default_bands());
+        oracle o = {.u = NULL,
+                    .offline = off,
+                    .n_frames = nf,
+                    .bands = nbands,
+                    .F = 8,
+                    .H = 40,
+                    .W = 64,
+                    .B = 16};
         o.tmp = malloc(sizeof(float) * 40 * 64);
         lec_follower_config c3 = cfg;
         c3.observer = oracle_fn;
@@ -393,8 +437,11 @@ int main(void)
             rep[0] = (lec_report){0.0, init.strip_x_px};
             for (int i = 0; i < nb; i++)
                 rep[i + 1] = (lec_report){b[i].t_end_s, b[i].strip_x_px};
-            lec_metrics_input in = {.geom = geom, .events = ev, .n_events = nev,
-                                    .frames = rep, .n_frames = (size_t)nb + 1};
+            lec_metrics_input in = {.geom = geom,
+                                    .events = ev,
+                                    .n_events = nev,
+                                    .frames = rep,
+                                    .n_frames = (size_t)nb + 1};
             lec_metrics_piece mp;
             CHECK(lec_metrics_piece_eval(&in, &mp, NULL, NULL, &err) == LEC_OK);
             CHECKF(mp.within[2] >= 0.9 && mp.followed_to_end == 1,

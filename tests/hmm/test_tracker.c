@@ -1,5 +1,5 @@
 /* test_tracker.c -- the tracker on synthetic observation sequences from a known
- * path (lec_synth: engraving-like uneven speed, noisy soft-max centred on the
+ * path (lec_simperf: engraving-like uneven speed, noisy soft-max centred on the
  * true bucket, confident wrong peaks when the truth is outside a window, and
  * episodes of a stronger wrong peak near the truth):
  *   (a) follows a performance across system boundaries,
@@ -24,7 +24,7 @@
 #include <string.h>
 
 #include "lec_metrics.h"
-#include "lec_synth.h"
+#include "lec_simperf.h"
 #include "lec_test.h"
 #include "lec_tracker.h"
 
@@ -96,7 +96,7 @@ typedef struct scenario {
     float fermata_t0, fermata_t1;     /* activity 1, truth still */
     float jump_t, jump_px;            /* truth jumps by jump_px at jump_t */
     float p_confuse, noise, peak_sigma; /* synthetic network quality */
-    int flat_outside;                   /* see lec_synth_config */
+    int flat_outside;                   /* see lec_simperf_config */
 } scenario;
 
 #define MAXF 2000
@@ -112,15 +112,15 @@ static run R;
 
 static void simulate(const scenario *sc, lec_tracker *t)
 {
-    lec_synth_config syc;
-    lec_synth_config_default(&syc);
+    lec_simperf_config syc;
+    lec_simperf_config_default(&syc);
     syc.seed = sc->seed;
     syc.p_confuse = sc->p_confuse;
     syc.noise = sc->noise;
     syc.peak_sigma_buckets = sc->peak_sigma;
     syc.flat_outside = sc->flat_outside;
     lec_error err;
-    lec_synth *sy = lec_synth_create(&syc, &err);
+    lec_simperf *sy = lec_simperf_create(&syc, &err);
     CHECK(sy != NULL);
     if (!sy)
         return;
@@ -144,13 +144,13 @@ static void simulate(const scenario *sc, lec_tracker *t)
             jumped = 1;
         }
         if (!silent && !fermata && f > 0)
-            x = lec_synth_step(sy, x, tt < sc->t_switch ? sc->tempo_a : sc->tempo_b);
-        lec_synth_frame(sy, x);
+            x = lec_simperf_step(sy, x, tt < sc->t_switch ? sc->tempo_a : sc->tempo_b);
+        lec_simperf_frame(sy, x);
         long a0 = n_alloc;
         int n = lec_tracker_windows(t, x0, maxw);
         R.allocs += n_alloc - a0;
         for (int i = 0; i < n; i++) {
-            lec_synth_softmax(sy, x0[i], x, !silent, probs + (size_t)i * B);
+            lec_simperf_softmax(sy, x0[i], x, !silent, probs + (size_t)i * B);
             if (x0[i] < R.win_min_x0)
                 R.win_min_x0 = x0[i];
             if (x0[i] + 400 > R.win_max_x1)
@@ -172,7 +172,7 @@ static void simulate(const scenario *sc, lec_tracker *t)
     }
     free(x0);
     free(probs);
-    lec_synth_destroy(sy);
+    lec_simperf_destroy(sy);
 }
 
 /* fraction of frames in [f0, f1) with |error| <= tol px */

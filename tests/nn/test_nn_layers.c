@@ -231,6 +231,26 @@ static void test_batchnorm(int N, int C, int S)
         rv[c] *= (float)(N * S - 1) / (float)(N * S);
     lec_nn_batchnorm_forward_eval(out_e, in, g, b, rm, rv, N, C, S);
     CHECKF(max_abs_diff(out, out_e, n) < 1e-3, "bn eval vs train %g", max_abs_diff(out, out_e, n));
+    /* fused BN + activation == BN, then the activation (train and eval) */
+    float *f1 = malloc(4 * n), *f2 = malloc(4 * n), m2[16], r3[16];
+    for (int act = -1; act <= 1; act++) {
+        lec_nn_batchnorm_forward_train(f1, mean, rstd, in, g, b, N, C, S);
+        if (act == 0)
+            lec_nn_relu_forward(f1, f1, n);
+        if (act == 1)
+            lec_nn_elu_forward(f1, f1, n);
+        lec_nn_batchnorm_act_forward_train(f2, m2, r3, in, g, b, act, N, C, S);
+        CHECKF(max_abs_diff(f1, f2, n) < 1e-6, "fused train act %d", act);
+        CHECK(memcmp(m2, mean, sizeof(float) * C) == 0 && memcmp(r3, rstd, sizeof(float) * C) == 0);
+        lec_nn_batchnorm_forward_eval(f1, in, g, b, rm, rv, N, C, S);
+        if (act == 0)
+            lec_nn_relu_forward(f1, f1, n);
+        if (act == 1)
+            lec_nn_elu_forward(f1, f1, n);
+        lec_nn_batchnorm_act_forward_eval(f2, in, g, b, rm, rv, act, N, C, S);
+        CHECKF(max_abs_diff(f1, f2, n) < 1e-6, "fused eval act %d", act);
+    }
+    free(f1), free(f2);
     free(in), free(g), free(b), free(r), free(out), free(din), free(dg), free(dbeta), free(r2),
         free(out_e);
 }
@@ -275,6 +295,23 @@ static void test_elementwise(void)
         case 4: lec_nn_dropout_backward(din, r, 0.4f, 99, 1000, n); break;
         }
         gradcheck(names[k], in, n, din, ew_f, &a, out, r, no);
+    }
+    /* ELU values against libm over [-100, 10], lengths that exercise the 8-,
+     * 4-lane and scalar parts */
+    {
+        const size_t m = 20011;
+        float *x = malloc(4 * m), *y = malloc(4 * m);
+        for (size_t i = 0; i < m; i++)
+            x[i] = -100.0f + 110.0f * (float)i / (float)(m - 1);
+        lec_nn_elu_forward(y, x, m);
+        double worst = 0.0;
+        for (size_t i = 0; i < m; i++) {
+            double e = x[i] > 0 ? x[i] : expm1((double)x[i]);
+            double d = fabs(e - y[i]) / (x[i] > 0 ? fabs(e) : 1.0);
+            worst = d > worst ? d : worst;
+        }
+        CHECKF(worst < 5e-7, "ELU error %.3g", worst);
+        free(x), free(y);
     }
     /* maxpool values */
     float x[16];

@@ -311,6 +311,40 @@ int main(void)
         lec_dataset_destroy(ds);
     }
 
+    /* ---- the augmented (bilinear) path with every geometric augmentation
+     * off: fractional windows are the linear interpolation of the two integer
+     * windows around them, so the resampling is aligned with x0 */
+    base_config(&cfg, cache);
+    cfg.augment = 1;
+    cfg.score_scale = 0.0f;
+    cfg.score_shift = 0.0f;
+    cfg.score_rot_deg = 0.0f;
+    cfg.blur_prob = 0.0f;
+    ds = lec_dataset_create(refs, n_refs, &cfg, NULL, NULL, &err);
+    CHECK(ds != NULL);
+    if (ds) {
+        float *w0 = malloc(sizeof(float) * ss), *w1 = malloc(sizeof(float) * ss);
+        lec_dataset_sample(ds, 5, 1, 50, score, spec, tg, info);
+        double worst = 0.0;
+        int fractional = 0;
+        for (int i = 0; i < 50; i++) {
+            const lec_sample_info *in = &info[i];
+            int k = in->piece;
+            float a = in->x0 - floorf(in->x0);
+            fractional += a > 0.01f && a < 0.99f;
+            lec_unroll_window(un[k], (int)floorf(in->x0), W, w0);
+            lec_unroll_window(un[k], (int)floorf(in->x0) + 1, W, w1);
+            for (size_t q = 0; q < ss; q++) {
+                double d = fabs(score[ss * i + q] - ((1.0f - a) * w0[q] + a * w1[q]));
+                worst = d > worst ? d : worst;
+            }
+        }
+        CHECKF(worst < 1e-4 && fractional > 40, "worst %g, %d fractional", worst, fractional);
+        free(w0);
+        free(w1);
+        lec_dataset_destroy(ds);
+    }
+
     /* ---- bad inputs: a corrupt bundle among good ones is skipped with a
      * warning naming it; nothing usable is an error */
     snprintf(p, sizeof p, "%s/a/piece.json", root);

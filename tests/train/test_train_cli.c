@@ -10,6 +10,7 @@
  *   - bad inputs: no bundles, only valid-split bundles, a corrupt bundle
  *     among good ones (skipped with a warning naming it), bad --arch,
  *     missing --out, --resume without a checkpoint. */
+#include <math.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -97,11 +98,11 @@ int main(void)
                          "--valid-samples 400 --progress-every 25";
 
     /* ---- a short training: the loss falls, validation beats chance. Plain
-     * samples, no outside class, so that the tiny network learns within
+     * samples, no outside class (the default), so that the tiny network learns within
      * seconds (about 0.35 after 600 steps; chance is 1/8) */
     char args[8192];
     snprintf(args, sizeof args,
-             "%s --out m1.lnm --steps 600 --valid-every 300 --batch 32 --lr 3e-3 --no-outside "
+             "%s --out m1.lnm --steps 600 --valid-every 300 --batch 32 --lr 3e-3 "
              "--no-augment",
              common);
     int rc = run(args);
@@ -130,16 +131,21 @@ int main(void)
         CHECKF(acc > 0.25 && acc1 > acc, "valid acc %.3f +-1 %.3f (chance 0.125)", acc, acc1);
         printf("short training: loss %.3f -> %.3f, valid acc %.3f (+-1 %.3f)\n", l0, l1, acc,
                acc1);
+        /* --evaluate measures the same figure from the model file alone */
+        rc = run("--evaluate m1.lnm --valid data/v0 data/v1 --cache cache --valid-samples 400");
+        const char *b = strstr(g_out, "bucket accuracy ");
+        CHECKF(rc == 0 && b && fabs(atof(b + 16) - acc) < 1e-4, "exit %d: %s", rc, g_out);
     }
     lec_nn_net_destroy(net);
     lec_meta_free(&meta);
 
     /* ---- interrupted + resumed == uninterrupted (one thread: bitwise) */
-    snprintf(args, sizeof args, "%s --threads 1 --out full.lnm --steps 60 --valid-every 1000",
-             common);
+    snprintf(args, sizeof args,
+             "%s --threads 1 --out full.lnm --steps 60 --valid-every 1000 --outside", common);
     CHECK(run(args) == 0);
     snprintf(args, sizeof args,
-             "%s --threads 1 --out part.lnm --steps 60 --until 30 --valid-every 1000", common);
+             "%s --threads 1 --out part.lnm --steps 60 --until 30 --valid-every 1000 --outside",
+             common);
     rc = run(args);
     CHECKF(rc == 0 && strstr(g_out, "stopped at step 30 of 60"), "exit %d:\n%s", rc, g_out);
     snprintf(p, sizeof p, "%s/part.lnm.ckpt", g_dir);
@@ -154,7 +160,7 @@ int main(void)
     snprintf(a_, sizeof a_, "%s/full.lnm", g_dir);
     snprintf(b_, sizeof b_, "%s/part.lnm", g_dir);
     CHECK(same_weights(a_, b_));
-    /* these runs have the outside class (the default): n_out = B + 1 */
+    /* these runs have the outside class (recorded for --resume): n_out = B + 1 */
     lec_meta_init(&meta);
     net = lec_model_load(a_, &info, &meta, NULL);
     CHECK(net && lec_nn_net_arch(net)->n_out == 9 && info.buckets == 9);

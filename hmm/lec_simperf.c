@@ -1,18 +1,18 @@
-/* lec_synth.c -- see lec_synth.h. */
-#include "lec_synth.h"
+/* lec_simperf.c -- see lec_simperf.h. */
+#include "lec_simperf.h"
 
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
-struct lec_synth {
-    lec_synth_config cfg;
+struct lec_simperf {
+    lec_simperf_config cfg;
     uint32_t rng;
     int confuse_left;
     float confuse_off_px; /* wrong place = truth + offset, held for the episode */
 };
 
-void lec_synth_config_default(lec_synth_config *c)
+void lec_simperf_config_default(lec_simperf_config *c)
 {
     c->win_w_px = 400;
     c->n_buckets = 40;
@@ -27,7 +27,7 @@ void lec_synth_config_default(lec_synth_config *c)
     c->seed = 1;
 }
 
-lec_synth *lec_synth_create(const lec_synth_config *c, lec_error *err)
+lec_simperf *lec_simperf_create(const lec_simperf_config *c, lec_error *err)
 {
     if (!c || !(c->win_w_px > 0) || c->n_buckets < 2 || !(c->nominal_speed_px_s > 0) ||
         !(c->fps > 0) || !(c->spacing_var >= 0 && c->spacing_var < 1) ||
@@ -36,7 +36,7 @@ lec_synth *lec_synth_create(const lec_synth_config *c, lec_error *err)
         lec_error_set(err, LEC_EINVAL, "synth: invalid configuration");
         return NULL;
     }
-    lec_synth *s = calloc(1, sizeof *s);
+    lec_simperf *s = calloc(1, sizeof *s);
     if (!s) {
         lec_error_set(err, LEC_ENOMEM, "synth: out of memory");
         return NULL;
@@ -46,9 +46,9 @@ lec_synth *lec_synth_create(const lec_synth_config *c, lec_error *err)
     return s;
 }
 
-void lec_synth_destroy(lec_synth *s) { free(s); }
+void lec_simperf_destroy(lec_simperf *s) { free(s); }
 
-float lec_synth_uniform(lec_synth *s)
+float lec_simperf_uniform(lec_simperf *s)
 {
     uint32_t x = s->rng; /* xorshift32 */
     x ^= x << 13;
@@ -58,7 +58,7 @@ float lec_synth_uniform(lec_synth *s)
     return (float)(x >> 8) * (1.0f / 16777216.0f);
 }
 
-float lec_synth_step(const lec_synth *s, float x, float tempo)
+float lec_simperf_step(const lec_simperf *s, float x, float tempo)
 {
     /* engraving: two incommensurate periods (a "beat" of 61 px, a "bar" of 257 px) */
     float sp = 1.0f + s->cfg.spacing_var * (0.6f * sinf(x * 6.2831853f / 61.0f) +
@@ -66,22 +66,22 @@ float lec_synth_step(const lec_synth *s, float x, float tempo)
     return x + tempo * s->cfg.nominal_speed_px_s * sp / s->cfg.fps;
 }
 
-void lec_synth_frame(lec_synth *s, float x_true)
+void lec_simperf_frame(lec_simperf *s, float x_true)
 {
     (void)x_true;
     if (s->confuse_left > 0) {
         s->confuse_left--;
         return;
     }
-    if (lec_synth_uniform(s) < s->cfg.p_confuse) {
+    if (lec_simperf_uniform(s) < s->cfg.p_confuse) {
         s->confuse_left = s->cfg.confuse_frames;
         /* a similar passage 0.3 .. 1.5 windows away, either side */
-        float d = (0.3f + 1.2f * lec_synth_uniform(s)) * s->cfg.win_w_px;
-        s->confuse_off_px = lec_synth_uniform(s) < 0.5f ? -d : d;
+        float d = (0.3f + 1.2f * lec_simperf_uniform(s)) * s->cfg.win_w_px;
+        s->confuse_off_px = lec_simperf_uniform(s) < 0.5f ? -d : d;
     }
 }
 
-static void add_bump(const lec_synth *s, float *p, float centre_b, float mass)
+static void add_bump(const lec_simperf *s, float *p, float centre_b, float mass)
 {
     int B = s->cfg.n_buckets;
     float sg = s->cfg.peak_sigma_buckets, sum = 0;
@@ -97,14 +97,14 @@ static void add_bump(const lec_synth *s, float *p, float centre_b, float mass)
     }
 }
 
-void lec_synth_softmax(lec_synth *s, float x0, float x_true, int playing, float *p)
+void lec_simperf_softmax(lec_simperf *s, float x0, float x_true, int playing, float *p)
 {
     int B = s->cfg.n_buckets;
     float bw = s->cfg.win_w_px / (float)B;
     /* noise: exponential weights (a Dirichlet(1) sample) */
     float ns = 0;
     for (int b = 0; b < B; b++) {
-        p[b] = -logf(1.0f - lec_synth_uniform(s) * 0.999999f);
+        p[b] = -logf(1.0f - lec_simperf_uniform(s) * 0.999999f);
         ns += p[b];
     }
     float noise = playing ? s->cfg.noise : 1.0f;
@@ -129,6 +129,6 @@ void lec_synth_softmax(lec_synth *s, float x0, float x_true, int playing, float 
         for (int b = 0; b < B; b++)
             p[b] += signal / (float)B;
     } else { /* not in the window: a confident peak somewhere anyway */
-        add_bump(s, p, (float)B * lec_synth_uniform(s), signal);
+        add_bump(s, p, (float)B * lec_simperf_uniform(s), signal);
     }
 }

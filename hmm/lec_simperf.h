@@ -1,4 +1,4 @@
-/* lec_synth.h -- synthetic performances and synthetic network outputs, for the
+/* lec_simperf.h -- synthetic performances and synthetic network outputs, for the
  * tracker tests and `lectern bench track` (so that the tracker can be measured
  * without a trained network).
  *
@@ -14,17 +14,17 @@
  * p_confuse per frame, confuse_frames long) a second, stronger peak at a wrong
  * place near the truth; during silence, noise only.
  *
- * Thread safety: a lec_synth belongs to one thread. Not for the audio path
+ * Thread safety: a lec_simperf belongs to one thread. Not for the audio path
  * (no allocation after create, but it is a test tool).
  */
-#ifndef LEC_SYNTH_H
-#define LEC_SYNTH_H
+#ifndef LEC_SIMPERF_H
+#define LEC_SIMPERF_H
 
 #include <stdint.h>
 
 #include "lec_error.h"
 
-typedef struct lec_synth_config {
+typedef struct lec_simperf_config {
     float win_w_px;            /* 400 */
     int n_buckets;             /* 40 */
     float nominal_speed_px_s;  /* 100 */
@@ -38,22 +38,22 @@ typedef struct lec_synth_config {
                                   (a network that can say "not here"); 0: a
                                   confident peak at a random bucket (default) */
     uint32_t seed;             /* 1 */
-} lec_synth_config;
+} lec_simperf_config;
 
-typedef struct lec_synth lec_synth;
+typedef struct lec_simperf lec_simperf;
 
-void lec_synth_config_default(lec_synth_config *cfg);
-lec_synth *lec_synth_create(const lec_synth_config *cfg, lec_error *err);
-void lec_synth_destroy(lec_synth *s); /* NULL-safe */
+void lec_simperf_config_default(lec_simperf_config *cfg);
+lec_simperf *lec_simperf_create(const lec_simperf_config *cfg, lec_error *err);
+void lec_simperf_destroy(lec_simperf *s); /* NULL-safe */
 
 /* Next true position after one frame at the given tempo factor. */
-float lec_synth_step(const lec_synth *s, float x_px, float tempo);
+float lec_simperf_step(const lec_simperf *s, float x_px, float tempo);
 /* Start of a new frame: advances the confusion-episode state (call once per
- * frame, before lec_synth_softmax for the frame's windows). */
-void lec_synth_frame(lec_synth *s, float x_true_px);
+ * frame, before lec_simperf_softmax for the frame's windows). */
+void lec_simperf_frame(lec_simperf *s, float x_true_px);
 /* Soft-max for window x0 given the true position; probs is (n_buckets). */
-void lec_synth_softmax(lec_synth *s, float x0_px, float x_true_px, int playing, float *probs);
+void lec_simperf_softmax(lec_simperf *s, float x0_px, float x_true_px, int playing, float *probs);
 /* Uniform random number in [0, 1) from the synth's generator. */
-float lec_synth_uniform(lec_synth *s);
+float lec_simperf_uniform(lec_simperf *s);
 
 #endif

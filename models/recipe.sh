@@ -1,0 +1,66 @@
+#!/bin/sh
+# models/recipe.sh -- how models/lectern-v1.lnm was trained: the exact commands.
+#
+#   models/recipe.sh [build|train|resume|evaluate|install]
+#
+# Inputs: the Mutopia piano corpus built into bundles by `lectern corpus build`
+# (models/corpus/README.md) in $CORPUS, and its index.json (suggested_split:
+# 499 train / 16 valid pieces). Generated data and checkpoints live outside
+# the git tree ($WORK). Training uses both cores (--threads 2) at nice 10.
+set -eu
+
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+LECTERN=${LECTERN:-$ROOT/build/app/lectern}
+CORPUS=${CORPUS:-/work/cache/corpus}
+INDEX=${INDEX:-/work/shared/corpus/mutopia-piano/index.json}
+WORK=${WORK:-/work/cache/train}
+MODEL=$WORK/lectern-v1.lnm
+CKPT=$WORK/lectern-v1.ckpt
+
+# The architecture chosen in models/README.md ("Choosing the architecture").
+ARCH="win=128x48 ss=2 buckets=16"
+
+step=${1:-train}
+case "$step" in
+build)
+    # 1. the bundles: every piece of the tree (valid-split pieces included:
+    #    `lectern train` routes them to validation), FluidR3 + TimGM6mb renderings
+    "$LECTERN" corpus build "$INDEX" --out "$CORPUS" -j 2
+    ;;
+train)
+    # 2. training, logged to $WORK/log.txt; a checkpoint every 10 minutes, on
+    #    Ctrl-C/SIGTERM and when --minutes runs out (the model so far is then
+    #    written too). Spectrograms are computed once into $WORK/spec.
+    mkdir -p "$WORK"
+    nohup nice -n 10 "$LECTERN" train \
+        --data "$CORPUS" --split-from-index "$INDEX" --cache "$WORK/spec" \
+        --out "$MODEL" --checkpoint "$CKPT" \
+        --arch "$ARCH" --no-outside \
+        --steps 20000 --minutes 75 --threads 2 --batch 32 --lr 1e-3 --seed 1 \
+        --valid-every 1000 --valid-samples 1024 --progress-every 100 \
+        --checkpoint-minutes 10 >>"$WORK/log.txt" 2>&1 &
+    echo "training in the background (pid $!), log: $WORK/log.txt"
+    ;;
+resume)
+    # 3. continue exactly where the checkpoint stopped (same settings, same
+    #    schedule); add e.g. --steps 40000 to train longer (new schedule end).
+    shift || true
+    nohup nice -n 10 "$LECTERN" train --resume --out "$MODEL" --checkpoint "$CKPT" \
+        --cache "$WORK/spec" --minutes 85 "$@" >>"$WORK/log.txt" 2>&1 &
+    echo "resumed in the background (pid $!), log: $WORK/log.txt"
+    ;;
+evaluate)
+    # 4. the model card's figures: validation metrics of the model file on the
+    #    valid-split bundles, with the data settings recorded in the model
+    "$LECTERN" train --evaluate "${2:-$MODEL}" --data "$CORPUS" --split-from-index "$INDEX" \
+        --cache "$WORK/spec" --valid-samples 4096
+    ;;
+install)
+    # 5. ship it
+    cp "$MODEL" "$ROOT/models/lectern-v1.lnm"
+    ;;
+*)
+    echo "usage: $0 [build|train|resume|evaluate|install]" >&2
+    exit 2
+    ;;
+esac
