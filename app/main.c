@@ -8,7 +8,7 @@ static const lec_command commands[] = {
     {"devices", "list audio input/output devices", lec_cmd_devices},
     {"spectrogram", "compute the log-filterbank spectrogram of audio (file or live) to PNG/CSV",
      lec_cmd_spectrogram},
-    {"bench", "benchmarks: frontend, nn, track, latency", lec_cmd_bench},
+    {"bench", "benchmarks: frontend, nn, track", lec_cmd_bench},
     {"corpus", "build annotated piece bundles from LilyPond sources; check a bundle",
      lec_cmd_corpus},
     {"eval", "follow renderings of piece bundles causally; EVALUATION.md figures, plots, jump tests",

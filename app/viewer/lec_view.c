@@ -528,8 +528,15 @@ lec_status lec_view_window_open(lec_view *v, lec_error *err)
         lec_view_window_close(v);
         return LEC_EDEVICE;
     }
-    SDL_Renderer *ren =
-        SDL_CreateRenderer(v->win, -1, SDL_RENDERER_ACCELERATED | SDL_RENDERER_PRESENTVSYNC);
+    /* The software renderer by default: the view only blits pages that are
+     * already scaled 1:1 and draws a few rectangles, so a GPU buys nothing,
+     * while Mesa's GLX path crashes (SEGV inside libGLX_mesa) when the X
+     * display goes away, which we must survive with a clear message.
+     * LECTERN_RENDERER=accelerated asks for the GPU renderer anyway. */
+    const char *want = getenv("LECTERN_RENDERER");
+    SDL_Renderer *ren = NULL;
+    if (want && strcmp(want, "accelerated") == 0)
+        ren = SDL_CreateRenderer(v->win, -1, SDL_RENDERER_ACCELERATED | SDL_RENDERER_PRESENTVSYNC);
     if (!ren)
         ren = SDL_CreateRenderer(v->win, -1, SDL_RENDERER_SOFTWARE);
     if (!ren) {

@@ -735,12 +735,28 @@ lec_status lec_import_detect(lec_import_image *img, const lec_import_config *cfg
         if (c->x1 - c->x0 > widest)
             widest = c->x1 - c->x0;
     }
-    /* drop fragments far narrower than the page's staves (a stack of
-     * beams that survived), then order top to bottom */
+    /* Drop fragments: far narrower than the page's staves (a stack of
+     * beams), or narrower than half of them and within 3 staff spaces of a
+     * wide staff (stacked ties of a chord or a blurred hairpin in the ledger
+     * lines: no real staff sits that close to another). A short last system
+     * (ragged-last) is far from the others and stays. Then order top to
+     * bottom. */
     size_t kept = 0;
-    for (size_t j = 0; j < res->n_staves; j++)
-        if (res->staves[j].box.x1 - res->staves[j].box.x0 >= 0.15 * widest)
+    for (size_t j = 0; j < res->n_staves; j++) {
+        const lec_import_staff *sj = &res->staves[j];
+        double wj = sj->box.x1 - sj->box.x0;
+        int drop = wj < 0.15 * widest;
+        for (size_t k = 0; k < res->n_staves && !drop && wj < 0.5 * widest; k++) {
+            const lec_import_staff *sk = &res->staves[k];
+            if (k == j || sk->box.x1 - sk->box.x0 < 0.5 * widest)
+                continue;
+            double ox = fmin(sj->box.x1, sk->box.x1) - fmax(sj->box.x0, sk->box.x0);
+            double gap = fmax(sj->box.y0 - sk->box.y1, sk->box.y0 - sj->box.y1);
+            drop = ox > 0 && gap < 3 * sk->staff_space_px;
+        }
+        if (!drop)
             res->staves[kept++] = res->staves[j];
+    }
     res->n_staves = kept;
     qsort(res->staves, res->n_staves, sizeof *res->staves, cmp_staff_y);
 

@@ -7,7 +7,7 @@ LEC_DEB_PACKAGES=(
   portaudio19-dev libsdl2-dev libsdl2-image-dev libfftw3-dev libopenblas-dev
   libsndfile1-dev libsamplerate0-dev libcjson-dev libcairo2-dev
   libpoppler-glib-dev qpdf
-  libasound2-plugins alsa-utils
+  alsa-utils
   lilypond fluidsynth fluid-soundfont-gm timgm6mb-soundfont
   xvfb xauth ffmpeg sox
   clang libclang-rt-14-dev
