@@ -537,8 +537,11 @@ lec_status lec_view_window_open(lec_view *v, lec_error *err)
     SDL_Renderer *ren = NULL;
     if (want && strcmp(want, "accelerated") == 0)
         ren = SDL_CreateRenderer(v->win, -1, SDL_RENDERER_ACCELERATED | SDL_RENDERER_PRESENTVSYNC);
-    if (!ren)
+    if (!ren) {
+        /* SDL presents a software window through OpenGL unless told not to */
+        SDL_SetHint(SDL_HINT_FRAMEBUFFER_ACCELERATION, "0");
         ren = SDL_CreateRenderer(v->win, -1, SDL_RENDERER_SOFTWARE);
+    }
     if (!ren) {
         lec_error_set(err, LEC_EDEVICE, "cannot create a renderer for the window: %s",
                       SDL_GetError());
