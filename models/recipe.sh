@@ -1,5 +1,7 @@
 #!/bin/sh
-# models/recipe.sh -- how models/lectern-v1.lnm was trained: the exact commands.
+# models/recipe.sh -- how lectern-v1.lnm is trained: the exact commands of the
+# first run (MODEL_CARD.md: not shipped yet, still at chance; `install` only
+# once `evaluate` shows an accuracy well above chance).
 #
 #   models/recipe.sh [build|train|resume|evaluate|install]
 #
@@ -44,7 +46,7 @@ train)
 resume)
     # 3. continue exactly where the checkpoint stopped (same settings, same
     #    schedule); add e.g. --steps 40000 to train longer (new schedule end).
-    shift || true
+    shift
     nohup nice -n 10 "$LECTERN" train --resume --out "$MODEL" --checkpoint "$CKPT" \
         --cache "$WORK/spec" --minutes 85 "$@" >>"$WORK/log.txt" 2>&1 &
     echo "resumed in the background (pid $!), log: $WORK/log.txt"
