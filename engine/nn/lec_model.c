@@ -839,6 +839,21 @@ lec_status lec_model_info_from_meta(const lec_meta *m, const char *file, lec_mod
     return LEC_OK;
 }
 
+/* The table entries of net's n_tensors parameter tensors, pointing into its
+ * parameter block (the model file's view of the network). */
+void lec_model_net_tensors(const lec_nn_net *net, lec_model_tensor *t)
+{
+    const float *P = lec_nn_net_params_const(net);
+    for (int i = 0; i < lec_nn_net_n_tensors(net); i++) {
+        const lec_nn_tensor *x = lec_nn_net_tensor(net, i);
+        snprintf(t[i].name, sizeof t[i].name, "%s", x->name);
+        t[i].ndim = x->ndim;
+        for (int d = 0; d < x->ndim; d++)
+            t[i].dims[d] = x->dims[d];
+        t[i].data = P + x->offset;
+    }
+}
+
 lec_status lec_model_save(const char *path, const lec_nn_net *net, const lec_model_info *info,
                           const lec_meta *extra, lec_error *err)
 {
@@ -857,15 +872,7 @@ lec_status lec_model_save(const char *path, const lec_nn_net *net, const lec_mod
     st = st ? st : lec_model_arch_to_meta(a, &m, err);
     st = st ? st : lec_model_info_to_meta(info, &m, err);
     if (!st) {
-        const float *P = lec_nn_net_params_const(net);
-        for (int i = 0; i < nt; i++) {
-            const lec_nn_tensor *x = lec_nn_net_tensor(net, i);
-            snprintf(t[i].name, sizeof t[i].name, "%s", x->name);
-            t[i].ndim = x->ndim;
-            for (int d = 0; d < x->ndim; d++)
-                t[i].dims[d] = x->dims[d];
-            t[i].data = P + x->offset;
-        }
+        lec_model_net_tensors(net, t);
         st = lec_model_file_write(path, &m, t, nt, err);
     }
     free(t);

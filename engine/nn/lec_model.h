@@ -148,6 +148,10 @@ lec_status lec_model_info_to_meta(const lec_model_info *info, lec_meta *m, lec_e
 lec_status lec_model_info_from_meta(const lec_meta *m, const char *file, lec_model_info *info,
                                     lec_error *err);
 
+/* Fill t[0 .. lec_nn_net_n_tensors(net)) with net's parameter tensors
+ * (names, shapes, data pointing into the net's parameter block). */
+void lec_model_net_tensors(const lec_nn_net *net, lec_model_tensor *t);
+
 /* Save: architecture + info + extra (may be NULL; e.g. training data
  * description) + every parameter tensor, kind "model". */
 lec_status lec_model_save(const char *path, const lec_nn_net *net, const lec_model_info *info,

@@ -452,15 +452,7 @@ lec_status lec_train_save_checkpoint(lec_train *tr, const char *path, lec_error 
     st = st ? st : lec_model_info_to_meta(&tr->info, &m, err);
     st = st ? st : config_to_meta(&tr->cfg, tr->step, &m, err);
     if (!st) {
-        const float *P = lec_nn_net_params_const(net);
-        for (int i = 0; i < nt; i++) {
-            const lec_nn_tensor *x = lec_nn_net_tensor(net, i);
-            snprintf(t[i].name, sizeof t[i].name, "%s", x->name);
-            t[i].ndim = x->ndim;
-            for (int d = 0; d < x->ndim; d++)
-                t[i].dims[d] = x->dims[d];
-            t[i].data = P + x->offset;
-        }
+        lec_model_net_tensors(net, t);
         /* the moments in the parameter block's own layout (padding included) */
         size_t np = lec_nn_net_n_params(net);
         snprintf(t[nt].name, sizeof t[nt].name, "opt.adam.m");
