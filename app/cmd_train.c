@@ -11,6 +11,7 @@
 
 #include "commands.h"
 #include "lec_dataset.h"
+#include "train_dump.h"
 #include "lec_model.h"
 #include "lec_nn.h"
 #include "lec_train.h"
@@ -65,6 +66,11 @@ static void help(FILE *out)
             "  score=LAYERS spec=LAYERS head=LAYERS   layer texts (engine/nn/lec_nn.h);\n"
             "                     defaults c16,p,c32,p,c48,p,c64,p,d128 / same / o30,d128\n"
             "  act=elu|relu [elu]  bn=0|1 [1]\n"
+            "  bucket_head=0|1 [0]  1: one head per bucket with shared weights: the score\n"
+            "                     tower must end in a map whose width is B (no dense layer\n"
+            "                     at its end, e.g. score=c16,p,c32,p,c64,p,c64 for W/8 = B);\n"
+            "                     bucket b's column + the spectrogram embedding -> head ->\n"
+            "                     one logit (engine/nn/README.md)\n"
             "  --outside          an extra output 'the position is not in this window':\n"
             "                     n_out = B + 1 (the last), model.outside_class = 1; a fraction\n"
             "                     of the samples (--outside-frac F, 0.25) shows a window\n"
@@ -124,6 +130,8 @@ typedef struct opts {
     int no_augment;
     const char *evaluate;
     double outside_frac;
+    const char *dump_dir; /* --dump-samples DIR: write pictures of samples, then stop */
+    int dump_n;
 } opts;
 
 typedef struct arch_opts {
@@ -131,6 +139,7 @@ typedef struct arch_opts {
     double ss;
     char score[LEC_NN_LAYERS_MAX], spec[LEC_NN_LAYERS_MAX], head[LEC_NN_LAYERS_MAX];
     int act, bn;
+    int bucket_head;
 } arch_opts;
 
 static void arch_defaults(arch_opts *a)
@@ -174,6 +183,12 @@ static int parse_arch(const char *spec, arch_opts *a)
                 fprintf(stderr, "lectern train: --arch: ss=%s: want a number in [1, 64]\n", v);
                 return -1;
             }
+        } else if (strcmp(k, "bucket_head") == 0) {
+            if (strcmp(v, "0") && strcmp(v, "1")) {
+                fprintf(stderr, "lectern train: --arch: bucket_head=%s: 0 or 1\n", v);
+                return -1;
+            }
+            a->bucket_head = v[0] == '1';
         } else if (strcmp(k, "buckets") == 0 || strcmp(k, "frames") == 0 ||
                    strcmp(k, "bn") == 0) {
             long x = strtol(v, &end, 10);
@@ -249,6 +264,7 @@ static int parse(int argc, char **argv, opts *o)
     o->ckpt_minutes = 10.0;
     o->outside = 0;
     o->outside_frac = 0.25;
+    o->dump_n = 32;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         const char *v = i + 1 < argc ? argv[i + 1] : NULL;
@@ -298,7 +314,13 @@ static int parse(int argc, char **argv, opts *o)
             o->out = v;
         else if (strcmp(a, "--evaluate") == 0)
             o->evaluate = v;
-        else if (strcmp(a, "--checkpoint") == 0)
+        else if (strcmp(a, "--dump-samples") == 0)
+            o->dump_dir = v;
+        else if (strcmp(a, "--dump-n") == 0) {
+            if (num_arg(a, v, 1, 100000, &x))
+                return 2;
+            o->dump_n = (int)x;
+        } else if (strcmp(a, "--checkpoint") == 0)
             snprintf(o->ckpt, sizeof o->ckpt, "%s", v);
         else if (strcmp(a, "--arch") == 0)
             o->arch = v;
@@ -361,6 +383,8 @@ static int parse(int argc, char **argv, opts *o)
         }
         return 0;
     }
+    if (o->dump_dir && !o->out)
+        o->out = "(none)"; /* --dump-samples writes no model */
     if (!o->out) {
         fprintf(stderr, "lectern train: --out MODEL is required (see --help)\n");
         return 2;
@@ -680,6 +704,12 @@ int lec_cmd_train(int argc, char **argv)
             status = 2;
             goto done;
         }
+        if (ao.bucket_head && o.outside) {
+            fprintf(stderr, "lectern train: --outside needs the dense head: a bucket head "
+                            "(--arch bucket_head=1) has one output per bucket and no 'outside'\n");
+            status = 2;
+            goto done;
+        }
         rm.outside = o.outside;
         rm.augment = !o.no_augment;
         rm.outside_frac = (float)o.outside_frac;
@@ -811,6 +841,11 @@ int lec_cmd_train(int argc, char **argv)
             lec_dataset_duration_s(train) / 3600.0, lec_dataset_n_pieces(valid),
             lec_dataset_n_renderings(valid), lec_dataset_duration_s(valid) / 3600.0,
             n_warn ? " (see warnings above)" : "");
+    if (o.dump_dir) {
+        status = lec_train_dump_samples(train, o.dump_dir, "train", o.dump_n, rm.data_seed) ||
+                 lec_train_dump_samples(valid, o.dump_dir, "valid", o.dump_n, rm.data_seed ^ 0x7661ULL);
+        goto done;
+    }
 
     /* ---- a new network: input normalisation measured on the training data */
     if (!o.resume) {
@@ -826,6 +861,7 @@ int lec_cmd_train(int argc, char **argv)
         snprintf(a.head_layers, sizeof a.head_layers, "%s", ao.head);
         a.act = ao.act;
         a.batchnorm = ao.bn;
+        a.bucket_head = ao.bucket_head;
         if (lec_dataset_input_stats(train, o.seed ^ 0x5157ULL, 2048, &a.score_mean, &a.score_std,
                                     &a.spec_mean, &a.spec_std, &err)) {
             fprintf(stderr, "lectern train: %s\n", err.msg);

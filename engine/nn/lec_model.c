@@ -706,6 +706,9 @@ lec_status lec_model_arch_to_meta(const lec_nn_arch *a, lec_meta *m, lec_error *
             : lec_meta_set_string(m, "arch.activation",
                                   a->act == LEC_NN_ACT_ELU ? "elu" : "relu", err);
     st = st ? st : lec_meta_set_int(m, "arch.batchnorm", a->batchnorm, err);
+    /* written only when set: files of the dense-head architecture stay as they were */
+    if (a->bucket_head)
+        st = st ? st : lec_meta_set_int(m, "arch.bucket_head", a->bucket_head, err);
     st = st ? st : lec_meta_set_float(m, "norm.score_mean", a->score_mean, err);
     st = st ? st : lec_meta_set_float(m, "norm.score_std", a->score_std, err);
     st = st ? st : lec_meta_set_float(m, "norm.spec_mean", a->spec_mean, err);
@@ -770,6 +773,8 @@ lec_status lec_model_arch_from_meta(const lec_meta *m, const char *file, lec_nn_
             : get_str(m, "arch.head_layers", a->head_layers, sizeof a->head_layers, file, err);
     st = st ? st : lec_meta_get_string(m, "arch.activation", &act, file, err);
     st = st ? st : get_int_range(m, "arch.batchnorm", 0, 1, &a->batchnorm, file, err);
+    if (!st && lec_meta_find(m, "arch.bucket_head")) /* optional: absent = 0 */
+        st = get_int_range(m, "arch.bucket_head", 0, 1, &a->bucket_head, file, err);
     st = st ? st : get_f(m, "norm.score_mean", &a->score_mean, file, err);
     st = st ? st : get_f(m, "norm.score_std", &a->score_std, file, err);
     st = st ? st : get_f(m, "norm.spec_mean", &a->spec_mean, file, err);

@@ -23,6 +23,7 @@ typedef struct op {
     int k;        /* conv kernel size */
     float p;      /* dropout probability */
     int bn;       /* BN follows */
+    int rows;     /* rows per sample: 1, or B for head ops with bucket_head */
     int act;      /* -1 none */
     /* parameter offsets (floats) or -1 */
     long w, b, g, be, rm, rv;
@@ -33,6 +34,7 @@ struct lec_nn_net {
     op *ops;
     int n_ops;
     int n_score, n_spec; /* ops [0,n_score) score tower, then spec tower, then concat/head/out */
+    int head_rows;       /* rows per sample after the concatenation: 1, or B (bucket_head) */
     lec_nn_tensor *tensors;
     int n_tensors, cap_tensors;
     float *params;
@@ -178,6 +180,7 @@ static lec_status parse_layers(lec_nn_net *net, const char *spec, int tower, int
         o.index = index;
         o.in_c = *c, o.in_h = *h, o.in_w = *w;
         o.act = -1;
+        o.rows = 1;
         o.w = o.b = o.g = o.be = o.rm = o.rv = -1;
         char *end = NULL;
         if (t[0] == 'c' || t[0] == 'd') {
@@ -250,6 +253,8 @@ lec_status lec_nn_arch_validate(const lec_nn_arch *a, lec_error *err)
         return lec_error_set(err, LEC_EINVAL, "network: unknown activation %d", a->act);
     if (a->batchnorm != 0 && a->batchnorm != 1)
         return lec_error_set(err, LEC_EINVAL, "network: batchnorm must be 0 or 1");
+    if (a->bucket_head != 0 && a->bucket_head != 1)
+        return lec_error_set(err, LEC_EINVAL, "network: bucket_head must be 0 or 1");
     if (!(a->score_std > 0.0f) || !(a->spec_std > 0.0f) || !isfinite(a->score_mean) ||
         !isfinite(a->spec_mean) || !isfinite(a->score_std) || !isfinite(a->spec_std))
         return lec_error_set(err, LEC_EINVAL, "network: bad input normalisation");
@@ -305,6 +310,18 @@ lec_nn_net *lec_nn_net_create(const lec_nn_arch *arch, lec_error *err)
         goto fail;
     net->n_score = net->n_ops;
     int fs = c * h * w;
+    net->head_rows = 1;
+    if (arch->bucket_head) {
+        if (w != arch->n_out) {
+            lec_error_set(err, LEC_EINVAL,
+                          "network: bucket head: the score tower \"%s\" ends with a %dx%dx%d map; "
+                          "its width must equal the number of buckets %d (window width / 2^pools)",
+                          arch->score_layers, c, h, w, arch->n_out);
+            goto fail;
+        }
+        fs = c * h; /* one column per bucket */
+        net->head_rows = arch->n_out;
+    }
     c = 1, h = arch->spec_bands, w = arch->spec_frames;
     if (parse_layers(net, arch->spec_layers, T_SPEC, &c, &h, &w, &cap, err))
         goto fail;
@@ -320,25 +337,30 @@ lec_nn_net *lec_nn_net_create(const lec_nn_arch *arch, lec_error *err)
     cat.in_h = fa;
     cat.in_w = 1;
     cat.out_c = fs + fa, cat.out_h = 1, cat.out_w = 1;
+    cat.rows = net->head_rows;
     if (push_op(net, &cat, &cap, err))
         goto fail;
     c = fs + fa, h = 1, w = 1;
+    const int first_head = net->n_ops;
     if (parse_layers(net, arch->head_layers, T_HEAD, &c, &h, &w, &cap, err))
         goto fail;
+    for (int i = first_head; i < net->n_ops; i++)
+        net->ops[i].rows = net->head_rows;
     op out;
     memset(&out, 0, sizeof out);
     out.kind = OP_OUT;
     out.tower = T_HEAD;
     out.act = -1;
     out.in_c = c, out.in_h = h, out.in_w = w;
-    out.out_c = arch->n_out, out.out_h = 1, out.out_w = 1;
+    out.out_c = arch->bucket_head ? 1 : arch->n_out, out.out_h = 1, out.out_w = 1;
+    out.rows = net->head_rows;
     if (push_op(net, &out, &cap, err))
         goto fail;
     for (int i = 0; i < net->n_ops; i++) {
         op *o = &net->ops[i];
         add_params(net, o);
-        size_t in = (size_t)o->in_c * o->in_h * o->in_w;
-        size_t ou = (size_t)o->out_c * o->out_h * o->out_w;
+        size_t in = (size_t)o->in_c * o->in_h * o->in_w * o->rows;
+        size_t ou = (size_t)o->out_c * o->out_h * o->out_w * o->rows;
         if (o->kind == OP_CONCAT)
             in = ou;
         if (in > net->max_act)
@@ -419,7 +441,7 @@ static double op_fwd_flops(const op *o)
     if (o->kind == OP_CONV)
         return 2.0 * o->out_c * o->in_c * o->k * o->k * (double)o->out_h * o->out_w;
     if (o->kind == OP_DENSE || o->kind == OP_OUT)
-        return 2.0 * o->out_c * (double)o->in_c * o->in_h * o->in_w;
+        return 2.0 * o->out_c * (double)o->in_c * o->in_h * o->in_w * o->rows;
     return 0.0;
 }
 
@@ -500,7 +522,7 @@ lec_nn_ctx *lec_nn_ctx_create(const lec_nn_net *net, int max_batch, int training
         for (int i = 0; i < net->n_ops; i++) {
             const op *o = &net->ops[i];
             opbuf *b = &ctx->b[i];
-            size_t ou = N * o->out_c * o->out_h * o->out_w;
+            size_t ou = N * o->out_c * o->out_h * o->out_w * o->rows;
             CARVE(b->out, ou);
             if (o->bn && training)
                 CARVE(b->z, ou); /* the BN input must survive until backward */
@@ -625,6 +647,44 @@ static void op_forward(lec_nn_ctx *ctx, int i, const float *in, int n, lec_nn_mo
     }
 }
 
+/* bucket_head concatenation. map is the score tower's output (n, C, h, B):
+ * its column b holds fs = C*h values; vec is the spectrogram embedding
+ * (n, fa). out (n, B, fs + fa): row (s, b) = [map[s, :, :, b], vec[s]]. */
+static void bucket_concat_forward(float *out, const float *map, const float *vec, int n, int fs,
+                                  int B, int fa)
+{
+    const int row = fs + fa;
+    for (int s = 0; s < n; s++) {
+        const float *m = map + (size_t)s * fs * B;
+        for (int b = 0; b < B; b++) {
+            float *o = out + ((size_t)s * B + b) * row;
+            for (int k = 0; k < fs; k++)
+                o[k] = m[(size_t)k * B + b];
+            memcpy(o + fs, vec + (size_t)s * fa, sizeof(float) * (size_t)fa);
+        }
+    }
+}
+
+/* Its backward: dout (n, B, fs + fa) -> dmap (n, C, h, B), dvec (n, fa)
+ * (the spectrogram embedding feeds all B rows: its gradient is their sum). */
+static void bucket_concat_backward(float *dmap, float *dvec, const float *dout, int n, int fs,
+                                   int B, int fa)
+{
+    const int row = fs + fa;
+    for (int s = 0; s < n; s++) {
+        float *m = dmap + (size_t)s * fs * B;
+        float *v = dvec + (size_t)s * fa;
+        memset(v, 0, sizeof(float) * (size_t)fa);
+        for (int b = 0; b < B; b++) {
+            const float *g = dout + ((size_t)s * B + b) * row;
+            for (int k = 0; k < fs; k++)
+                m[(size_t)k * B + b] = g[k];
+            for (int k = 0; k < fa; k++)
+                v[k] += g[fs + k];
+        }
+    }
+}
+
 static void normalise(float *dst, const float *src, size_t n, float mean, float std)
 {
     const float inv = 1.0f / std;
@@ -658,10 +718,15 @@ lec_status lec_nn_forward(lec_nn_ctx *ctx, const float *score, const float *spec
     }
     const int ic = net->n_score + net->n_spec;
     const op *cat = &net->ops[ic];
-    lec_nn_concat_forward(ctx->b[ic].out, fs, in, n, cat->in_c, cat->in_h);
+    const int R = net->head_rows;
+    if (R > 1)
+        bucket_concat_forward(ctx->b[ic].out, fs, in, n, cat->in_c, R, cat->in_h);
+    else
+        lec_nn_concat_forward(ctx->b[ic].out, fs, in, n, cat->in_c, cat->in_h);
     in = ctx->b[ic].out;
+    /* the head sees R rows per sample: (n * R, features) */
     for (int i = ic + 1; i < net->n_ops; i++) {
-        op_forward(ctx, i, in, n, mode, seed, sample0);
+        op_forward(ctx, i, in, n * R, mode, seed, sample0 * (uint64_t)R);
         in = ctx->b[i].out;
     }
     ctx->last_n = n;
@@ -753,11 +818,16 @@ double lec_nn_backward(lec_nn_ctx *ctx, const float *targets, int n, float scale
     double loss = lec_nn_softmax_xent_forward(ctx->probs, logits, targets, n, a->n_out);
     float *cur = ctx->ga, *other = ctx->gb;
     lec_nn_softmax_xent_backward(cur, logits, targets, scale, n, a->n_out);
-    /* head (ops ic+1 .. last), whose input is the concatenation */
-    chain_backward(ctx, ic + 1, last, ctx->b[ic].out, NULL, 1, &cur, &other, n, seed, sample0);
+    /* head (ops ic+1 .. last), whose input is the concatenation; R rows per sample */
+    const int R = net->head_rows;
+    chain_backward(ctx, ic + 1, last, ctx->b[ic].out, NULL, 1, &cur, &other, n * R, seed,
+                   sample0 * (uint64_t)R);
     /* cur holds d(concat): score part -> other, spec part -> gspec */
     const op *cat = &net->ops[ic];
-    lec_nn_concat_backward(other, ctx->gspec, cur, n, cat->in_c, cat->in_h);
+    if (R > 1)
+        bucket_concat_backward(other, ctx->gspec, cur, n, cat->in_c, R, cat->in_h);
+    else
+        lec_nn_concat_backward(other, ctx->gspec, cur, n, cat->in_c, cat->in_h);
     float *t = cur;
     cur = other;
     other = t;
@@ -817,7 +887,7 @@ void lec_nn_update_running_stats(lec_nn_net *net, lec_nn_ctx *const *ctxs, const
             rstd[c] = (float)(1.0 / sqrt(v + LEC_NN_BN_EPS));
         }
         lec_nn_batchnorm_running(net->params + o->rm, net->params + o->rv, mean, rstd, o->out_c,
-                                 total * S);
+                                 total * S * o->rows);
     }
 }
 
@@ -860,10 +930,10 @@ int lec_nn_ctx_train_gemms(const lec_nn_ctx *ctx, int n, lec_nn_gemm *out, int c
                     EMIT(1, 0, ckk, m * hw, o->out_c, cnt);
             }
         } else if (o->kind == OP_DENSE || o->kind == OP_OUT) {
-            int ic = o->in_c * o->in_h * o->in_w;
-            EMIT(0, 1, n, o->out_c, ic, 1);
-            EMIT(1, 0, o->out_c, ic, n, 1);
-            EMIT(0, 0, n, ic, o->out_c, 1);
+            int ic = o->in_c * o->in_h * o->in_w, m = n * o->rows;
+            EMIT(0, 1, m, o->out_c, ic, 1);
+            EMIT(1, 0, o->out_c, ic, m, 1);
+            EMIT(0, 0, m, ic, o->out_c, 1);
         }
     }
 #undef EMIT

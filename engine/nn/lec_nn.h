@@ -52,6 +52,13 @@ typedef struct lec_nn_arch {
     char head_layers[LEC_NN_LAYERS_MAX]; /* after the concatenation; may be "" */
     int act;                   /* LEC_NN_ACT_RELU or LEC_NN_ACT_ELU */
     int batchnorm;             /* 1: BN after every conv/dense but the output layer */
+    int bucket_head;           /* 0: Dorfer et al.'s head: flattened towers -> dense ->
+                                  n_out logits. 1: one head per bucket with shared
+                                  weights: the score tower must end with a map
+                                  (C, h, n_out) whose column b (C*h values) describes
+                                  bucket b; row b = [column b, spec embedding] goes
+                                  through the head layers to ONE logit; the n_out
+                                  logits make the soft-max. engine/nn/README.md. */
     float score_mean, score_std; /* input normalisation (x - mean) / std */
     float spec_mean, spec_std;
 } lec_nn_arch;

@@ -93,7 +93,7 @@ void lec_dataset_config_default(lec_dataset_config *c)
     c->score_shift = 0.04f;
     c->score_rot_deg = 1.0f;
     c->blur_prob = 0.2f;
-    c->tempo_jitter = 0.15f;
+    c->tempo_range = 2.0f;
     c->gain_db = 10.0f;
     c->tilt_db = 6.0f;
     c->noise_prob = 0.5f;
@@ -522,7 +522,7 @@ static lec_status check_config(const lec_dataset_config *c, lec_error *err)
         !(c->outside_frac >= 0.0f && c->outside_frac < 1.0f) || !(c->onset_lag_s >= 0.0f) ||
         !(c->score_scale >= 0.0f && c->score_scale < 0.5f) || !(c->score_shift >= 0.0f) ||
         !(c->score_rot_deg >= 0.0f && c->score_rot_deg <= 10.0f) ||
-        !(c->tempo_jitter >= 0.0f && c->tempo_jitter < 1.0f) || !(c->gain_db >= 0.0f) ||
+        !(c->tempo_range >= 1.0f && c->tempo_range <= 4.0f) || !(c->gain_db >= 0.0f) ||
         !(c->tilt_db >= 0.0f) || !(c->blur_prob >= 0.0f) || !(c->noise_prob >= 0.0f))
         return lec_error_set(err, LEC_EINVAL, "dataset: augmentation/target settings out of range");
     return LEC_OK;
@@ -802,8 +802,8 @@ static void one_sample(const lec_dataset *ds, rng *g, float *score, float *spec,
     if (last >= (long)R->n_frames)
         last = (long)R->n_frames - 1;
     double rate = 1.0; /* frames of the recording per excerpt column */
-    if (aug && c->tempo_jitter > 0.0f)
-        rate = exp(rng_range(g, -1.0, 1.0) * log1p(c->tempo_jitter));
+    if (aug && c->tempo_range > 1.0f)
+        rate = exp(rng_range(g, -1.0, 1.0) * log((double)c->tempo_range));
     float gain = 1.0f, nf = 0.0f, tilt = 0.0f;
     if (aug) {
         gain = (float)pow(10.0, rng_range(g, -1.0, 1.0) * c->gain_db / 20.0);

@@ -33,7 +33,7 @@
  *   (+- score_shift of the height), rotation (+- score_rot_deg), bilinear
  *   sampling from the strip; a [1 2 1]/4 blur with probability blur_prob.
  *   audio: time stretch of the excerpt (frames read at a rate in
- *   [1/(1+tempo_jitter), 1+tempo_jitter], linear interpolation; the newest
+ *   [1/tempo_range, tempo_range], log-uniform, linear interpolation; the newest
  *   frame stays the one ending at t), gain +- gain_db applied in the linear
  *   domain (y' = log10(1 + g (10^y - 1))), a random spectral tilt of
  *   +- tilt_db across the bands and an additive noise floor.
@@ -72,7 +72,7 @@ typedef struct lec_dataset_config {
     float score_shift;    /* 0.04 (fraction of the window height) */
     float score_rot_deg;  /* 1 */
     float blur_prob;      /* 0.2 */
-    float tempo_jitter;   /* 0.15 */
+    float tempo_range;    /* 2: performances at 0.5x to 2x the rendering's tempo */
     float gain_db;        /* 10 */
     float tilt_db;        /* 6 */
     float noise_prob;     /* 0.5: probability of an added noise floor */

@@ -203,5 +203,6 @@ int main(void)
 {
     run_config("tiny_bn_relu");
     run_config("tiny_elu_gap");
+    run_config("tiny_bucket");
     return lec_test_finish("test_nn_golden");
 }

@@ -17,7 +17,7 @@ import torch.nn.functional as F
 class Arch:
     def __init__(self, score_h, score_w, spec_bands, spec_frames, n_out,
                  score_layers, spec_layers, head_layers, act="elu", batchnorm=1,
-                 score_mean=0.0, score_std=1.0, spec_mean=0.0, spec_std=1.0):
+                 score_mean=0.0, score_std=1.0, spec_mean=0.0, spec_std=1.0, bucket_head=0):
         self.__dict__.update(locals())
         del self.__dict__["self"]
 
@@ -35,6 +35,7 @@ class Arch:
             "norm.score_std": ("float", self.score_std),
             "norm.spec_mean": ("float", self.spec_mean),
             "norm.spec_std": ("float", self.spec_std),
+            **({"arch.bucket_head": ("int", 1)} if self.bucket_head else {}),
         }
 
 
@@ -127,16 +128,29 @@ class LecNet(nn.Module):
                                      "score", self.names["score"])
         self.spec, fa = build_tower(arch.spec_layers, 1, arch.spec_bands, arch.spec_frames, arch,
                                     "spec", self.names["spec"])
+        if arch.bucket_head:
+            # the score map's width is n_out: each column is one bucket's row
+            fs //= arch.n_out
         self.head, fh = build_tower(arch.head_layers, fs + fa, 1, 1, arch, "head",
                                     self.names["head"])
-        self.out = nn.Linear(fh, arch.n_out)
+        self.out = nn.Linear(fh, 1 if arch.bucket_head else arch.n_out)
 
     def forward(self, score, spec):
         a = self.arch
         xs = ((score - a.score_mean) / a.score_std).unsqueeze(1)
         xa = ((spec - a.spec_mean) / a.spec_std).unsqueeze(1)
-        z = torch.cat([self.score(xs), self.spec(xa)], dim=1)
-        return self.out(self.head(z))
+        if not a.bucket_head:
+            z = torch.cat([self.score(xs), self.spec(xa)], dim=1)
+            return self.out(self.head(z))
+        # bucket head: the score tower without its final flatten gives
+        # (N, C, h, B); row (n, b) = [map[n, :, :, b] flattened, spec embedding[n]]
+        m = self.score[:-1](xs)
+        N, C, h, B = m.shape
+        assert B == a.n_out
+        rows = m.permute(0, 3, 1, 2).reshape(N * B, C * h)
+        e = self.spec(xa)
+        z = torch.cat([rows, e.repeat_interleave(B, dim=0)], dim=1)
+        return self.out(self.head(z)).reshape(N, B)
 
     def tensor(self, cname):
         """The torch tensor (parameter or buffer) behind a C tensor name."""

@@ -40,6 +40,14 @@ CONFIGS = {
     "tiny_elu_gap": (Arch(score_h=8, score_w=12, spec_bands=6, spec_frames=10, n_out=5,
                           score_layers="c4,c4,p,g", spec_layers="c3,p,c4,g",
                           head_layers="", act="elu", batchnorm=0), 4),
+    # the bucket head (engine/nn/lec_nn.h): the score map's width (16 / 2 = 8)
+    # is the number of buckets, one shared head row per bucket, with BN in the
+    # head (batch statistics over N x B rows) and a second head layer
+    "tiny_bucket": (Arch(score_h=10, score_w=16, spec_bands=7, spec_frames=8, n_out=8,
+                         score_layers="c4,p,c5", spec_layers="c3,p,d6",
+                         head_layers="d7,d5", act="elu", batchnorm=1,
+                         score_mean=0.2, score_std=1.5, spec_mean=0.1, spec_std=0.8,
+                         bucket_head=1), 3),
 }
 
 
