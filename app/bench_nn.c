@@ -53,6 +53,7 @@ static void help(FILE *out)
             "  --score-layers S      [%s]\n"
             "  --spec-layers S       [%s]\n"
             "  --head-layers S       [%s]\n"
+            "  --bucket-head 0|1     one shared head per bucket (engine/nn/README.md) [%d]\n"
             "  --batch N             training batch [32]\n"
             "  --steps N             training steps per mode and round [10]\n"
             "  --rounds N            interleaved rounds; each figure keeps its best [5]\n"
@@ -60,7 +61,7 @@ static void help(FILE *out)
             "  --torch-steps N       PyTorch steps [6]; 0 skips PyTorch\n"
             "  --python PATH         interpreter with torch [/usr/bin/python3]\n",
             a.score_h, a.score_w, a.spec_bands, a.spec_frames, a.n_out, a.score_layers,
-            a.spec_layers, a.head_layers);
+            a.spec_layers, a.head_layers, a.bucket_head);
 }
 
 static int parse_hw(const char *s, int *h, int *w)
@@ -254,10 +255,11 @@ static double torch_rate(const char *python, const lec_nn_arch *a, int batch, in
     snprintf(cmd, sizeof cmd,
              "%s '%s/tests/nn/torch_bench.py' --score %dx%d --spec %dx%d --buckets %d "
              "--score-layers '%s' --spec-layers '%s' --head-layers '%s' --act %s --bn %d "
-             "--batch %d --steps %d --threads 2 2>&1",
+             "--bucket-head %d --batch %d --steps %d --threads 2 2>&1",
              python, LEC_SOURCE_DIR, a->score_h, a->score_w, a->spec_bands, a->spec_frames,
              a->n_out, a->score_layers, a->spec_layers, a->head_layers,
-             a->act == LEC_NN_ACT_ELU ? "elu" : "relu", a->batchnorm, batch, steps);
+             a->act == LEC_NN_ACT_ELU ? "elu" : "relu", a->batchnorm, a->bucket_head, batch,
+             steps);
     FILE *p = popen(cmd, "r");
     if (!p) {
         snprintf(note, note_cap, "skipped: cannot run %s", python);
@@ -306,6 +308,8 @@ int lec_bench_nn(int argc, char **argv)
             snprintf(a.spec_layers, sizeof a.spec_layers, "%s", v);
         else if (ok && strcmp(o, "--head-layers") == 0)
             snprintf(a.head_layers, sizeof a.head_layers, "%s", v);
+        else if (ok && strcmp(o, "--bucket-head") == 0)
+            ok = (a.bucket_head = atoi(v)) == 0 || a.bucket_head == 1;
         else if (ok && strcmp(o, "--batch") == 0)
             ok = (batch = atoi(v)) >= 2 && batch <= 4096;
         else if (ok && strcmp(o, "--steps") == 0)

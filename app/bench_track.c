@@ -1,9 +1,11 @@
 /* bench_track.c -- `lectern bench track`: the whole follower (spectrogram +
  * network + tracker) on one pinned core over a rendering, beside the
- * network-only cost (exactly the same batched forwards, alone) and the
- * tracker-only cost (the tracker replayed on the recorded network outputs),
- * all measured in the same run. Figure: the follower's real-time factor, and
- * the share of it the network takes. */
+ * network-only cost before and after the score-window cache (the same
+ * windows and inputs through the full batched forward, and through the
+ * spectrogram tower + cached head parts, alone), the follower without the
+ * cache, and the tracker-only cost (the tracker replayed on the recorded
+ * network outputs), all measured in the same run. Figure: the follower's
+ * real-time factor, and the network's before/after ratio. */
 #include <cblas.h>
 #include <math.h>
 #include <stdio.h>
@@ -17,6 +19,7 @@
 #include "lec_follower.h"
 #include "lec_model.h"
 #include "lec_nn.h"
+#include "lec_nn_layers.h"
 #include "lec_spec.h"
 #include "lec_util.h"
 
@@ -47,7 +50,18 @@ static void help(FILE *out)
             "                  half the mass as noise), so the windows per frame\n"
             "                  are those of a network that tracks. Without it an untrained\n"
             "                  network keeps the tracker searching: the worst case (main +\n"
-            "                  second + 8 scan windows per frame)\n",
+            "                  second + 8 scan windows per frame)\n"
+            "  --grid PX       window-origin grid of the score-window cache [window width / 8]\n"
+            "Random network of another shape (without --model; the default layers):\n"
+            "  --window WxH    score window width x height, px [160x120]\n"
+            "  --staff-space S px per staff space of the strip [5]; H / S staff spaces high\n"
+            "  --buckets B     [32]\n"
+            "  --score-layers L, --head-layers L, --bucket-head   as lec_nn_arch\n\n"
+            "The follower runs with the score-window cache (hmm/FOLLOWER.md): per frame the\n"
+            "spectrogram tower once and the head per window. \"network before\" is the\n"
+            "full batched forward of the same windows (what the follower ran without the\n"
+            "cache), \"network after\" the cached path alone; the follower is also run\n"
+            "without the cache (same window grid) for its real-time factor.\n",
             DEMO_BUNDLE);
 }
 
@@ -116,6 +130,76 @@ static void print_stats(const char *what, double *v, size_t n, double audio_s, d
     printf("\n");
 }
 
+/* A random network of the default layers with another window (the cost does
+ * not depend on the weights). */
+static lec_follow_model *random_model(int win_w, int win_h, double ss, int buckets,
+                                      const char *score_layers, const char *head_layers,
+                                      int bucket_head, lec_error *err)
+{
+    lec_nn_arch a;
+    lec_nn_arch_default(&a);
+    lec_model_info info;
+    lec_model_info_default(&info);
+    lec_spec_config sc;
+    lec_spec_config_default(&sc);
+    lec_spec *sp = lec_spec_create(&sc, err);
+    if (!sp)
+        return NULL;
+    a.spec_bands = lec_spec_n_bands(sp);
+    lec_spec_destroy(sp);
+    if (win_w > 0)
+        a.score_w = win_w, a.score_h = win_h;
+    if (buckets > 0)
+        a.n_out = buckets;
+    if (score_layers)
+        snprintf(a.score_layers, sizeof a.score_layers, "%s", score_layers);
+    if (head_layers)
+        snprintf(a.head_layers, sizeof a.head_layers, "%s", head_layers);
+    a.bucket_head = bucket_head;
+    info.window_width_px = a.score_w;
+    info.window_height_px = a.score_h;
+    info.buckets = a.n_out;
+    if (ss > 0)
+        info.staff_space_px = ss;
+    lec_nn_net *net = lec_nn_net_create(&a, err);
+    if (!net)
+        return NULL;
+    lec_nn_net_init(net, 1);
+    char name[160];
+    snprintf(name, sizeof name, "random weights, %dx%d window at %g px/staff space%s",
+             a.score_w, a.score_h, info.staff_space_px, bucket_head ? ", bucket head" : "");
+    lec_follow_model *m = lec_follow_model_from_net(net, &info, 0, name, err);
+    lec_nn_net_destroy(net);
+    return m;
+}
+
+static void cache_progress(void *user, int64_t done, int64_t total)
+{
+    lec_progress *p = user;
+    p->total = total; /* known once the grid is laid out */
+    lec_progress_update(p, done, NULL);
+}
+
+/* The rendering's audio through a follower, one frame per call (as live). */
+static int run_follower(lec_follower *f, const float *audio, size_t n, lec_follow_out *out,
+                        double *cpu, size_t *n_frames, lec_error *err)
+{
+    size_t k = 0;
+    for (size_t i = 0; i < n;) {
+        size_t used = 0;
+        double c0 = cpu_now_s();
+        int got = lec_follower_process(f, audio + i, n - i, &used, out + k, 1, err);
+        if (got < 0)
+            return -1;
+        if (got == 1)
+            cpu[k] = cpu_now_s() - c0;
+        i += used;
+        k += (size_t)got;
+    }
+    *n_frames = k;
+    return 0;
+}
+
 int lec_bench_track(int argc, char **argv)
 {
     if (lec_wants_help(argc, argv)) {
@@ -123,8 +207,10 @@ int lec_bench_track(int argc, char **argv)
         return 0;
     }
     const char *model_path = NULL, *bundle = NULL, *audio_name = NULL;
-    double seconds = 0;
-    int use_oracle = 0, net_every = 1;
+    const char *score_layers = NULL, *head_layers = NULL;
+    double seconds = 0, staff_space = 0;
+    int use_oracle = 0, net_every = 1, grid = 0, win_w = 0, win_h = 0, buckets = 0;
+    int bucket_head = 0;
     for (int i = 1; i < argc; i++) {
         int has = i + 1 < argc;
         if (!strcmp(argv[i], "--model") && has)
@@ -137,11 +223,35 @@ int lec_bench_track(int argc, char **argv)
             use_oracle = 1;
         else if (!strcmp(argv[i], "--seconds") && has)
             seconds = atof(argv[++i]);
+        else if (!strcmp(argv[i], "--grid") && has)
+            grid = atoi(argv[++i]);
+        else if (!strcmp(argv[i], "--window") && has) {
+            if (sscanf(argv[++i], "%dx%d", &win_w, &win_h) != 2 || win_w < 1 || win_h < 1) {
+                fprintf(stderr, "lectern bench track: --window %s: want WxH, e.g. 256x96\n",
+                        argv[i]);
+                return 2;
+            }
+        } else if (!strcmp(argv[i], "--staff-space") && has)
+            staff_space = atof(argv[++i]);
+        else if (!strcmp(argv[i], "--buckets") && has)
+            buckets = atoi(argv[++i]);
+        else if (!strcmp(argv[i], "--score-layers") && has)
+            score_layers = argv[++i];
+        else if (!strcmp(argv[i], "--head-layers") && has)
+            head_layers = argv[++i];
+        else if (!strcmp(argv[i], "--bucket-head"))
+            bucket_head = 1;
         else if (argv[i][0] == '-') {
             fprintf(stderr, "lectern bench track: unknown or incomplete option %s\n", argv[i]);
             return 2;
         } else
             bundle = argv[i];
+    }
+    if (model_path && (win_w || staff_space > 0 || buckets || score_layers || head_layers ||
+                       bucket_head)) {
+        fprintf(stderr, "lectern bench track: --window, --staff-space, --buckets, --*-layers "
+                        "and --bucket-head describe a random network: not with --model\n");
+        return 2;
     }
     if (!bundle)
         bundle = DEMO_BUNDLE;
@@ -151,19 +261,26 @@ int lec_bench_track(int argc, char **argv)
     int rc = 1;
     lec_follow_model *model = NULL;
     lec_piece *piece = NULL;
-    lec_follower *f = NULL;
+    lec_unroll *strip = NULL;
+    lec_follow_cache *cache = NULL;
+    lec_follower *f = NULL, *g = NULL, *h = NULL;
     lec_nn_ctx *ctx = NULL;
     float *audio = NULL, *spec = NULL, *score_in = NULL, *spec_in = NULL, *probs_rec = NULL;
-    float *x0_rec = NULL, *ex = NULL;
+    float *x0_rec = NULL, *ex = NULL, *emb = NULL, *part = NULL, *pr_full = NULL;
+    float *pr_cache = NULL;
+    const float **parts = NULL;
     int *n_rec = NULL;
     truth_obs tobs = {0};
-    lec_follow_out *out = NULL;
-    double *t_all = NULL, *t_part = NULL;
-    if (model_path) {
+    lec_follow_out *out = NULL, *o2 = NULL, *o3 = NULL;
+    double *t_all = NULL, *t_full = NULL, *t_cached = NULL;
+    double *c_follow = NULL, *c_nocache = NULL, *c_full = NULL, *c_cached = NULL;
+    if (model_path)
         model = lec_follow_model_load(model_path, &err);
-    } else {
+    else if (win_w || staff_space > 0 || buckets || score_layers || head_layers || bucket_head)
+        model = random_model(win_w, win_h, staff_space, buckets, score_layers, head_layers,
+                             bucket_head, &err);
+    else
         model = lec_eval_default_model(&err);
-    }
     if (!model) {
         fprintf(stderr, "lectern bench track: %s\n", err.msg);
         goto out;
@@ -185,6 +302,8 @@ int lec_bench_track(int argc, char **argv)
         goto out;
     }
     const lec_model_info *mi = lec_follow_model_info(model);
+    const lec_nn_net *net = lec_follow_model_net(model);
+    const lec_nn_arch *a = lec_nn_net_arch(net);
     char path[4096];
     lec_piece_path(piece, lec_piece_renderings(piece)[r].audio, path, sizeof path);
     size_t n = 0;
@@ -197,24 +316,57 @@ int lec_bench_track(int argc, char **argv)
         n = (size_t)(seconds * mi->sample_rate);
     double audio_s = (double)n / mi->sample_rate;
 
+    /* the strip, shared by the cache, the followers and the oracle */
+    lec_unroll_config ucfg;
+    lec_follow_model_unroll_config(model, &ucfg);
+    strip = lec_unroll_create(piece, &ucfg, &err);
+    if (!strip) {
+        fprintf(stderr, "lectern bench track: %s\n", err.msg);
+        goto out;
+    }
+    printf("bench track: %s, rendering %s, %.1f s of audio; model %s (%dx%d score, %dx%d "
+           "spectrogram, %d buckets%s, %.1f MFLOP per full forward); one core%s\n",
+           bundle, lec_piece_renderings(piece)[r].name, audio_s, lec_follow_model_name(model),
+           a->score_h, a->score_w, a->spec_bands, a->spec_frames, lec_follow_model_buckets(model),
+           a->bucket_head ? ", bucket head" : "", lec_nn_net_flops_forward(net) / 1e6,
+           cpu >= 0 ? " (pinned)" : " (not pinned)");
+
+    /* ---- 0: the score-window cache, built once per piece */
+    if (grid <= 0)
+        grid = (int)lround(a->score_w / 8.0) > 0 ? (int)lround(a->score_w / 8.0) : 1;
+    {
+        lec_progress pg;
+        lec_progress_begin(&pg, "score-window cache", 0);
+        double c0 = cpu_now_s();
+        cache = lec_follow_cache_create(model, strip, grid, cache_progress, &pg, &err);
+        double cpu_cache = cpu_now_s() - c0;
+        lec_progress_end(&pg, NULL);
+        if (!cache) {
+            fprintf(stderr, "lectern bench track: %s\n", err.msg);
+            goto out;
+        }
+        int no = lec_follow_cache_n_origins(cache);
+        printf("score-window cache: strip %d px, grid %d px (window / %.0f), %d origins x %zu "
+               "floats = %.2f MB; built in %.2f s wall, %.2f s CPU (%.2f ms per window), "
+               "%.1f%% of the audio's duration\n",
+               lec_unroll_width_px(strip), grid, (double)a->score_w / grid, no,
+               lec_nn_head_part_floats(net), lec_follow_cache_bytes(cache) / 1048576.0,
+               lec_follow_cache_build_s(cache), cpu_cache, 1e3 * cpu_cache / no,
+               100.0 * cpu_cache / audio_s);
+    }
+
     lec_follower_config fc;
     lec_follower_config_default(&fc);
     fc.model = model;
     fc.piece = piece;
+    fc.unroll = strip;
     fc.net_every = net_every;
-    lec_unroll_config ucfg;
-    lec_follow_model_unroll_config(model, &ucfg);
+    fc.cache = cache;
+    tobs.u = strip;
     tobs.rendering = r;
     tobs.B = lec_follow_model_buckets(model);
     tobs.win_w = (float)mi->window_width_px;
     if (use_oracle) {
-        /* the follower's own strip is made the same way: use one for the truth */
-        tobs.u = lec_unroll_create(piece, &ucfg, &err);
-        if (!tobs.u) {
-            fprintf(stderr, "lectern bench track: %s\n", err.msg);
-            goto out;
-        }
-        fc.unroll = tobs.u;
         fc.observer = truth_fn;
         fc.observer_user = &tobs;
         fc.observer_after_network = 1;
@@ -224,35 +376,37 @@ int lec_bench_track(int argc, char **argv)
         fprintf(stderr, "lectern bench track: %s\n", err.msg);
         goto out;
     }
-    const lec_nn_arch *a = lec_nn_net_arch(lec_follow_model_net(model));
     int B = lec_follow_model_buckets(model),
         maxw = lec_tracker_max_windows(lec_follower_tracker(f));
     size_t nf = lec_follower_max_frames(f, n);
     out = malloc(sizeof *out * (nf + 1));
+    o2 = malloc(sizeof *o2 * (nf + 1));
+    o3 = malloc(sizeof *o3 * (nf + 1));
     n_rec = calloc(nf + 1, sizeof *n_rec);
     x0_rec = malloc(sizeof(float) * (nf + 1) * (size_t)maxw);
     probs_rec = malloc(sizeof(float) * (nf + 1) * (size_t)maxw * (size_t)B);
     t_all = malloc(sizeof(double) * (nf + 1));
-    t_part = malloc(sizeof(double) * (nf + 1));
-    if (!out || !n_rec || !x0_rec || !probs_rec || !t_all || !t_part) {
+    t_full = calloc(nf + 1, sizeof(double));
+    t_cached = calloc(nf + 1, sizeof(double));
+    c_follow = calloc(nf + 1, sizeof(double));
+    c_nocache = calloc(nf + 1, sizeof(double));
+    c_full = calloc(nf + 1, sizeof(double));
+    c_cached = calloc(nf + 1, sizeof(double));
+    if (!out || !o2 || !o3 || !n_rec || !x0_rec || !probs_rec || !t_all || !t_full ||
+        !t_cached || !c_follow || !c_nocache || !c_full || !c_cached) {
         fprintf(stderr, "lectern bench track: out of memory\n");
         goto out;
     }
     if (use_oracle)
         printf("(--oracle: the tracker follows the ground truth; the network runs on its "
                "windows for the cost)\n");
-    printf("bench track: %s, rendering %s, %.1f s of audio; model %s (%dx%d score, %dx%d "
-           "spectrogram, %d buckets); one core%s\n",
-           bundle, lec_piece_renderings(piece)[r].name, audio_s, lec_follow_model_name(model),
-           a->score_h, a->score_w, a->spec_bands, a->spec_frames, B,
-           cpu >= 0 ? " (pinned)" : " (not pinned)");
 
-    /* ---- 1: the follower, frame by frame (record windows and outputs) */
+    /* ---- 1: the follower with the cache, frame by frame (record windows and outputs) */
     size_t k = 0, poff = 0;
     long total_windows = 0;
-    double cpu0 = cpu_now_s();
     for (size_t i = 0; i < n;) {
         size_t used = 0;
+        double cf = cpu_now_s();
         int got = lec_follower_process(f, audio + i, n - i, &used, out + k, 1, &err);
         if (got < 0) {
             fprintf(stderr, "lectern bench track: %s\n", err.msg);
@@ -260,6 +414,7 @@ int lec_bench_track(int argc, char **argv)
         }
         i += used;
         if (got == 1) {
+            c_follow[k] = cpu_now_s() - cf; /* one call = one frame (max_out 1) */
             const float *x0, *pr;
             int w = lec_follower_last_windows(f, &x0, &pr);
             n_rec[k] = w;
@@ -271,10 +426,15 @@ int lec_bench_track(int argc, char **argv)
         }
     }
     nf = k;
-    double cpu_follower = cpu_now_s() - cpu0;
-    double follower_total = 0;
+    double cpu_follower = 0; /* the process calls only, not the recording */
     for (size_t i = 0; i < nf; i++)
+        cpu_follower += c_follow[i];
+    double follower_total = 0, net_part_total = 0, track_part_total = 0;
+    for (size_t i = 0; i < nf; i++) {
         follower_total += out[i].cost_s;
+        net_part_total += out[i].cost_net_s;
+        track_part_total += out[i].cost_track_s;
+    }
     size_t playing = 0, lost = 0;
     for (size_t i = 0; i < nf; i++) {
         playing += n_rec[i] > 0;
@@ -287,9 +447,31 @@ int lec_bench_track(int argc, char **argv)
            nf, (double)total_windows / (double)(nf ? nf : 1),
            (double)total_windows / (double)(playing ? playing : 1), playing);
 
-    /* ---- 2: the network alone: the same batched forwards on the same inputs.
-     * Inputs are rebuilt outside the timed region (offline spectrogram, which
-     * equals the streaming one; score windows cut from the strip). */
+    /* ---- 2: the follower without the cache (full batched forward per frame, same grid) */
+    lec_follower_config fc2 = fc;
+    fc2.net_cache = 0;
+    fc2.cache = NULL;
+    fc2.window_grid_px = grid;
+    g = lec_follower_create(&fc2, &err);
+    size_t k2 = 0;
+    if (!g || run_follower(g, audio, n, o2, c_nocache, &k2, &err)) {
+        fprintf(stderr, "lectern bench track: %s\n", err.msg);
+        goto out;
+    }
+    double cpu_nocache = 0;
+    for (size_t i = 0; i < k2; i++)
+        cpu_nocache += c_nocache[i];
+    double nocache_total = 0;
+    size_t same_pos = 0;
+    for (size_t i = 0; i < k2; i++) {
+        nocache_total += o2[i].cost_s;
+        same_pos += i < nf && o2[i].strip_x_px == out[i].strip_x_px;
+    }
+
+    /* ---- 3: the network alone on the recorded windows, before (full batched
+     * forward) and after (spectrogram tower + cached head parts). Inputs are
+     * rebuilt outside the timed region (offline spectrogram, which equals the
+     * streaming one; score windows cut from the strip). */
     lec_spec_config sc;
     lec_follow_model_spec_config(model, &sc);
     size_t n_spec = 0;
@@ -298,18 +480,23 @@ int lec_bench_track(int argc, char **argv)
         fprintf(stderr, "lectern bench track: %s\n", err.msg);
         goto out;
     }
-    ctx = lec_nn_ctx_create(lec_follow_model_net(model), maxw, 0, &err);
+    ctx = lec_nn_ctx_create(net, maxw, 0, &err);
     size_t exn = (size_t)a->spec_bands * (size_t)a->spec_frames,
            swn = (size_t)a->score_h * (size_t)a->score_w;
     score_in = malloc(sizeof(float) * swn * (size_t)maxw);
     spec_in = malloc(sizeof(float) * exn * (size_t)maxw);
     ex = malloc(sizeof(float) * exn);
-    if (!ctx || !score_in || !spec_in || !ex) {
+    emb = malloc(sizeof(float) * lec_nn_spec_embed_floats(net));
+    part = malloc(sizeof(float) * lec_nn_head_spec_part_floats(net));
+    parts = malloc(sizeof *parts * (size_t)maxw);
+    pr_full = malloc(sizeof(float) * (size_t)maxw * (size_t)a->n_out);
+    pr_cache = malloc(sizeof(float) * (size_t)maxw * (size_t)a->n_out);
+    if (!ctx || !score_in || !spec_in || !ex || !emb || !part || !parts || !pr_full ||
+        !pr_cache) {
         fprintf(stderr, "lectern bench track: %s\n", ctx ? "out of memory" : err.msg);
         goto out;
     }
-    size_t n_net = 0;
-    double net_total = 0, cpu_net = 0;
+    double full_total = 0, cached_total = 0, cpu_full = 0, cpu_cached = 0, max_dp = 0;
     for (size_t i = 0; i < nf; i++) {
         int w = n_rec[i];
         if (w == 0)
@@ -322,51 +509,70 @@ int lec_bench_track(int argc, char **argv)
                                                    : 0;
         }
         for (int q = 0; q < w; q++) {
+            int x0 = (int)x0_rec[i * (size_t)maxw + (size_t)q];
             memcpy(spec_in + (size_t)q * exn, ex, sizeof(float) * exn);
-            lec_unroll_window(lec_follower_unroll(f), (int)x0_rec[i * (size_t)maxw + (size_t)q],
-                              a->score_w, score_in + (size_t)q * swn);
+            lec_unroll_window(strip, x0, a->score_w, score_in + (size_t)q * swn);
+            parts[q] = lec_follow_cache_part(cache, x0);
         }
-        double t0 = lec_now_s(), c0 = cpu_now_s();
+        double t0 = lec_now_s(), cc0 = cpu_now_s();
         if (lec_nn_forward(ctx, score_in, spec_in, w, LEC_NN_EVAL, 0, 0, &err)) {
             fprintf(stderr, "lectern bench track: %s\n", err.msg);
             goto out;
         }
-        double dt = lec_now_s() - t0;
-        cpu_net += cpu_now_s() - c0;
-        t_part[n_net++] = dt;
-        net_total += dt;
+        double t1 = lec_now_s(), cc1 = cpu_now_s();
+        lec_nn_softmax(pr_full, lec_nn_ctx_logits(ctx), w, a->n_out);
+        double t2 = lec_now_s(), cc2 = cpu_now_s();
+        if (lec_nn_forward_spec_tower(ctx, ex, 1, emb, &err)) {
+            fprintf(stderr, "lectern bench track: %s\n", err.msg);
+            goto out;
+        }
+        lec_nn_head_spec_part(net, emb, part);
+        if (lec_nn_forward_head_parts(ctx, parts, part, w, &err)) {
+            fprintf(stderr, "lectern bench track: %s\n", err.msg);
+            goto out;
+        }
+        double t3 = lec_now_s(), cc3 = cpu_now_s();
+        t_full[i] = t1 - t0;
+        t_cached[i] = t3 - t2;
+        c_full[i] = cc1 - cc0;
+        c_cached[i] = cc3 - cc2;
+        full_total += t1 - t0;
+        cached_total += t3 - t2;
+        cpu_full += cc1 - cc0;
+        cpu_cached += cc3 - cc2;
+        lec_nn_softmax(pr_cache, lec_nn_ctx_logits(ctx), w, a->n_out);
+        for (size_t q = 0; q < (size_t)w * (size_t)a->n_out; q++) {
+            double d = fabs((double)pr_full[q] - (double)pr_cache[q]);
+            max_dp = d > max_dp ? d : max_dp;
+        }
     }
 
-    /* ---- 3: the tracker alone, replayed on the recorded outputs */
+    /* ---- 4: the tracker alone, replayed on the recorded outputs */
     lec_follower_config rc3 = fc;
     rc3.observer_after_network = 0;
     replay rp = {.probs = probs_rec, .n = n_rec, .B = B};
     rc3.observer = replay_fn;
     rc3.observer_user = &rp;
-    lec_follower *g = lec_follower_create(&rc3, &err);
-    if (!g) {
+    h = lec_follower_create(&rc3, &err);
+    if (!h) {
         fprintf(stderr, "lectern bench track: %s\n", err.msg);
         goto out;
     }
-    lec_follow_out *o2 = malloc(sizeof *o2 * (nf + 1));
-    size_t k2 = 0, same = 0;
-    double track_total = 0;
-    for (size_t i = 0; o2 && i < n;) {
+    size_t k3 = 0, same = 0;
+    for (size_t i = 0; i < n;) {
         size_t used = 0;
-        int got =
-            lec_follower_process(g, audio + i, n - i, &used, o2 + k2, (int)(nf + 1 - k2), &err);
+        int got = lec_follower_process(h, audio + i, n - i, &used, o3 + k3, (int)(nf + 1 - k3),
+                                       &err);
         if (got < 0)
             break;
-        k2 += (size_t)got;
+        k3 += (size_t)got;
         i += used;
     }
-    for (size_t i = 0; o2 && i < k2 && i < nf; i++) {
-        same += o2[i].strip_x_px == out[i].strip_x_px;
-        track_total += o2[i].cost_track_s;
+    for (size_t i = 0; i < k3 && i < nf; i++) {
+        same += o3[i].strip_x_px == out[i].strip_x_px;
     }
-    lec_follower_destroy(g);
 
-    printf("per frame (wall clock, one core):\n");
+    printf("per frame (wall clock, one core), the follower with the score-window cache:\n");
     for (size_t i = 0; i < nf; i++)
         t_all[i] = out[i].cost_s;
     print_stats("follower (all)", t_all, nf, audio_s, 0);
@@ -379,29 +585,44 @@ int lec_bench_track(int argc, char **argv)
     for (size_t i = 0; i < nf; i++)
         t_all[i] = out[i].cost_track_s;
     print_stats(" - tracker part", t_all, nf, audio_s, follower_total);
-    printf("isolated, same run:\n");
-    {
-        /* network-only per frame: frames without windows cost 0 */
-        for (size_t i = n_net; i < nf; i++)
-            t_part[i] = 0;
-        print_stats("network only", t_part, nf, audio_s, follower_total);
-    }
-    if (o2) {
-        for (size_t i = 0; i < k2; i++)
-            t_all[i] = o2[i].cost_track_s;
-        print_stats("tracker only (replay)", t_all, k2, audio_s, follower_total);
-    }
-    free(o2);
-    printf("  (replayed tracker reproduced %zu of %zu positions exactly)\n", same, nf);
-    printf("\nFIGURE: follower %.1fx real time on one core (target >= 50x); the network alone "
-           "%.1fx, i.e. %.0f%% of the follower's time; tracker %.0f%%.\n",
+    for (size_t i = 0; i < k2; i++)
+        t_all[i] = o2[i].cost_s;
+    print_stats("follower without cache", t_all, k2, audio_s, follower_total);
+    printf("isolated, same run, same windows and inputs (frames without windows cost 0):\n");
+    print_stats("network before (full)", t_full, nf, audio_s, follower_total);
+    print_stats("network after (cache)", t_cached, nf, audio_s, follower_total);
+    for (size_t i = 0; i < k3; i++)
+        t_all[i] = o3[i].cost_track_s;
+    print_stats("tracker only (replay)", t_all, k3, audio_s, follower_total);
+    printf("per frame (thread CPU time of this thread: immune to preemption by other "
+           "processes;%s):\n",
+           use_oracle ? " the follower's includes the --oracle observer" : "");
+    print_stats("follower (all)", c_follow, nf, audio_s, 0);
+    print_stats("follower without cache", c_nocache, k2, audio_s, 0);
+    print_stats("network before (full)", c_full, nf, audio_s, 0);
+    print_stats("network after (cache)", c_cached, nf, audio_s, 0);
+    printf("  (soft-max of the cached path vs the full forward: max |difference| %.2g over "
+           "%ld windows; follower without the cache: %zu of %zu positions identical; "
+           "replayed tracker reproduced %zu of %zu positions exactly)\n",
+           max_dp, total_windows, same_pos, nf, same, nf);
+    printf("\nFIGURE: follower %.1fx real time on one core with the score-window cache "
+           "(target >= 50x), %.1fx without it; network alone %.1fx -> %.1fx real time "
+           "(%.1fx cheaper) with the cache; the network is %.0f%% of the follower's time, "
+           "the tracker %.0f%%.\n",
            follower_total > 0 ? audio_s / follower_total : 0,
-           net_total > 0 ? audio_s / net_total : 0,
-           follower_total > 0 ? 100 * net_total / follower_total : 0,
-           follower_total > 0 ? 100 * track_total / follower_total : 0);
-    printf("thread CPU time (no preemption): follower %.1fx real time (includes recording the "
-           "outputs), network only %.1fx\n",
-           cpu_follower > 0 ? audio_s / cpu_follower : 0, cpu_net > 0 ? audio_s / cpu_net : 0);
+           nocache_total > 0 ? audio_s / nocache_total : 0,
+           full_total > 0 ? audio_s / full_total : 0,
+           cached_total > 0 ? audio_s / cached_total : 0,
+           cached_total > 0 ? full_total / cached_total : 0,
+           follower_total > 0 ? 100 * net_part_total / follower_total : 0,
+           follower_total > 0 ? 100 * track_part_total / follower_total : 0);
+    printf("thread CPU time (no preemption): follower %.1fx real time with the cache, "
+           "%.1fx without; network only %.1fx before, %.1fx "
+           "after (%.1fx cheaper)\n",
+           cpu_follower > 0 ? audio_s / cpu_follower : 0,
+           cpu_nocache > 0 ? audio_s / cpu_nocache : 0, cpu_full > 0 ? audio_s / cpu_full : 0,
+           cpu_cached > 0 ? audio_s / cpu_cached : 0,
+           cpu_cached > 0 ? cpu_full / cpu_cached : 0);
     printf("latency: a frame's position is reported when its processing ends, i.e. its "
            "processing time after its last sample (median above) plus the input buffering "
            "of a live device.\n");
@@ -409,7 +630,10 @@ int lec_bench_track(int argc, char **argv)
 out:
     lec_nn_ctx_destroy(ctx);
     lec_follower_destroy(f);
-    lec_unroll_destroy((lec_unroll *)tobs.u);
+    lec_follower_destroy(g);
+    lec_follower_destroy(h);
+    lec_follow_cache_destroy(cache);
+    lec_unroll_destroy(strip);
     lec_piece_destroy(piece);
     lec_follow_model_destroy(model);
     free(audio);
@@ -417,11 +641,23 @@ out:
     free(score_in);
     free(spec_in);
     free(ex);
+    free(emb);
+    free(part);
+    free(parts);
+    free(pr_full);
+    free(pr_cache);
     free(probs_rec);
     free(x0_rec);
     free(n_rec);
     free(out);
+    free(o2);
+    free(o3);
     free(t_all);
-    free(t_part);
+    free(t_full);
+    free(t_cached);
+    free(c_follow);
+    free(c_nocache);
+    free(c_full);
+    free(c_cached);
     return rc;
 }

@@ -201,6 +201,125 @@ void lec_follow_model_spec_config(const lec_follow_model *m, lec_spec_config *cf
     cfg->bands_per_octave = m->info.bands_per_octave;
 }
 
+/* ------------------------------------------------------------ the score-window cache */
+
+struct lec_follow_cache {
+    const lec_follow_model *model; /* for the consistency check only */
+    int grid, win_w, strip_w;
+    int last_x0;  /* floor(max(0, strip_w - win_w)): the last origin */
+    int n_mult;   /* origins k * grid <= last_x0: k = 0 .. n_mult - 1 */
+    int n;        /* n_mult, + 1 if last_x0 is not a multiple */
+    size_t part;  /* floats per origin */
+    float *parts; /* (n, part) */
+    double build_s;
+};
+
+static int cache_index(const lec_follow_cache *c, int x0)
+{
+    if (x0 < 0 || x0 > c->last_x0)
+        return -1;
+    if (x0 % c->grid == 0)
+        return x0 / c->grid;
+    return x0 == c->last_x0 ? c->n - 1 : -1;
+}
+
+static int cache_origin(const lec_follow_cache *c, int k)
+{
+    return k < c->n_mult ? k * c->grid : c->last_x0;
+}
+
+/* batch of the cache build: big enough for efficient GEMMs, small enough that
+ * the activations of a big score window stay within tens of MB */
+#define CACHE_BATCH 8
+
+lec_follow_cache *lec_follow_cache_create(const lec_follow_model *m, const lec_unroll *u,
+                                          int grid_px, lec_follow_progress_fn progress,
+                                          void *progress_user, lec_error *err)
+{
+    const lec_nn_net *net = m->net;
+    const lec_nn_arch *a = lec_nn_net_arch(net);
+    if (grid_px < 1 || grid_px > 65536) {
+        lec_error_set(err, LEC_EINVAL, "score cache: window grid %d px (want 1..65536)",
+                      grid_px);
+        return NULL;
+    }
+    if (lec_unroll_height_px(u) != a->score_h) {
+        lec_error_set(err, LEC_EINVAL,
+                      "score cache: strip %d px high, model %s reads windows %d px high",
+                      lec_unroll_height_px(u), m->name, a->score_h);
+        return NULL;
+    }
+    double t0 = lec_now_s();
+    lec_follow_cache *c = calloc(1, sizeof *c);
+    float *win = NULL, *emb = NULL;
+    lec_nn_ctx *ctx = NULL;
+    if (!c)
+        goto oom;
+    c->model = m;
+    c->grid = grid_px;
+    c->win_w = a->score_w;
+    c->strip_w = lec_unroll_width_px(u);
+    c->last_x0 = c->strip_w > c->win_w ? c->strip_w - c->win_w : 0;
+    c->n_mult = c->last_x0 / grid_px + 1;
+    c->n = c->n_mult + (c->last_x0 % grid_px != 0);
+    c->part = lec_nn_head_part_floats(net);
+    c->parts = malloc(sizeof(float) * (size_t)c->n * c->part);
+    size_t sw = (size_t)a->score_h * (size_t)a->score_w, es = lec_nn_score_embed_floats(net);
+    win = malloc(sizeof(float) * CACHE_BATCH * sw);
+    emb = malloc(sizeof(float) * CACHE_BATCH * es);
+    if (!c->parts || !win || !emb)
+        goto oom;
+    ctx = lec_nn_ctx_create(net, CACHE_BATCH, 0, err);
+    if (!ctx)
+        goto fail;
+    for (int k = 0; k < c->n; k += CACHE_BATCH) {
+        int nb = c->n - k < CACHE_BATCH ? c->n - k : CACHE_BATCH;
+        for (int j = 0; j < nb; j++)
+            lec_unroll_window(u, cache_origin(c, k + j), a->score_w, win + (size_t)j * sw);
+        if (lec_nn_forward_score_tower(ctx, win, nb, emb, err) ||
+            lec_nn_head_score_part(net, emb, nb, c->parts + (size_t)k * c->part, err))
+            goto fail;
+        if (progress)
+            progress(progress_user, k + nb, c->n);
+    }
+    lec_nn_ctx_destroy(ctx);
+    free(win);
+    free(emb);
+    c->build_s = lec_now_s() - t0;
+    return c;
+oom:
+    lec_error_set(err, LEC_ENOMEM, "score cache: out of memory (%d windows x %zu floats)",
+                  c ? c->n : 0, c ? c->part : (size_t)0);
+fail:
+    lec_error_prefix(err, "%s: ", m->name);
+    lec_nn_ctx_destroy(ctx);
+    free(win);
+    free(emb);
+    lec_follow_cache_destroy(c);
+    return NULL;
+}
+
+void lec_follow_cache_destroy(lec_follow_cache *c)
+{
+    if (!c)
+        return;
+    free(c->parts);
+    free(c);
+}
+
+int lec_follow_cache_grid_px(const lec_follow_cache *c) { return c->grid; }
+int lec_follow_cache_n_origins(const lec_follow_cache *c) { return c->n; }
+size_t lec_follow_cache_bytes(const lec_follow_cache *c)
+{
+    return sizeof(float) * (size_t)c->n * c->part;
+}
+double lec_follow_cache_build_s(const lec_follow_cache *c) { return c->build_s; }
+const float *lec_follow_cache_part(const lec_follow_cache *c, int x0)
+{
+    int k = cache_index(c, x0);
+    return k < 0 ? NULL : c->parts + (size_t)k * c->part;
+}
+
 /* ------------------------------------------------------------ the follower */
 
 struct lec_follower {
@@ -233,6 +352,12 @@ struct lec_follower {
     float *score_in; /* (max_win, H, Ww) */
     float *probs;    /* (max_win, B) */
     float *x0;       /* (max_win) */
+    /* the cached path (net_cache) */
+    const lec_follow_cache *cache;
+    lec_follow_cache *own_cache;
+    float *spec_emb;            /* (spec embedding) of this frame */
+    float *spec_part;           /* (head spec part) of this frame */
+    const float **parts;        /* (max_win) pointers into the cache */
 
     uint64_t samples;  /* pushed since create/reset; frames_done = samples / hop */
     double sumsq;      /* sum of squares of the samples of the frame being completed */
@@ -249,6 +374,7 @@ void lec_follower_config_default(lec_follower_config *cfg)
     cfg->net_every = 1;
     cfg->level_floor_db = -60.0f;
     cfg->level_range_db = 20.0f;
+    cfg->net_cache = 1;
     lec_tracker_config_default(&cfg->tracker);
 }
 
@@ -303,6 +429,12 @@ lec_follower *lec_follower_create(const lec_follower_config *cfg, lec_error *err
     }
     if (cfg->net_every < 1 || cfg->net_every > 100) {
         lec_error_set(err, LEC_EINVAL, "follower: net_every %d outside 1..100", cfg->net_every);
+        return NULL;
+    }
+    if ((cfg->net_cache != 0 && cfg->net_cache != 1) || cfg->window_grid_px < 0 ||
+        cfg->window_grid_px > 65536) {
+        lec_error_set(err, LEC_EINVAL, "follower: net_cache %d (0 or 1) / window grid %d px "
+                      "(0..65536) not sensible", cfg->net_cache, cfg->window_grid_px);
         return NULL;
     }
     if (!isfinite(cfg->level_floor_db) || !(cfg->level_range_db > 0) ||
@@ -412,6 +544,17 @@ lec_follower *lec_follower_create(const lec_follower_config *cfg, lec_error *err
     tc.win_w_px = (float)f->Ww;
     tc.n_buckets = f->B;
     tc.fps = (float)f->fps;
+    /* the window grid: the shared cache's, else asked for, else automatic:
+     * win_w / 8 with the cache (hmm/FOLLOWER.md: the main window's belief
+     * then sits within +-win_w/16 of its intended place), free without */
+    int grid = cfg->window_grid_px;
+    if (cfg->net_cache && cfg->cache)
+        grid = lec_follow_cache_grid_px(cfg->cache);
+    else if (grid == 0 && cfg->net_cache)
+        grid = (int)lroundf((float)f->Ww / 8.0f);
+    if (grid < 1 && cfg->net_cache)
+        grid = 1;
+    tc.grid_px = (float)grid;
     if (f->start == LEC_FOLLOW_START_ANYWHERE) {
         tc.start_x0_px = 0;
         tc.start_x1_px = tc.strip_w_px;
@@ -433,6 +576,35 @@ lec_follower *lec_follower_create(const lec_follower_config *cfg, lec_error *err
         f->ctx = lec_nn_ctx_create(m->net, f->max_win, 0, err);
         if (!f->ctx)
             goto fail;
+        if (cfg->net_cache) {
+            if (cfg->cache) {
+                const lec_follow_cache *c = cfg->cache;
+                if (c->model != m || c->strip_w != lec_unroll_width_px(f->u) ||
+                    c->win_w != f->Ww) {
+                    lec_error_set(err, LEC_EINVAL,
+                                  "follower: the given score cache was built for another "
+                                  "model or strip (%d px wide, window %d px; here %d, %d)",
+                                  c->strip_w, c->win_w, lec_unroll_width_px(f->u), f->Ww);
+                    goto fail;
+                }
+                f->cache = c;
+            } else {
+                f->own_cache = lec_follow_cache_create(m, f->u, grid, cfg->progress,
+                                                       cfg->progress_user, err);
+                if (!f->own_cache) {
+                    lec_error_prefix(err, "%s: ", lec_piece_dir(cfg->piece));
+                    goto fail;
+                }
+                f->cache = f->own_cache;
+            }
+            f->spec_emb = calloc(lec_nn_spec_embed_floats(m->net), sizeof(float));
+            f->spec_part = calloc(lec_nn_head_spec_part_floats(m->net), sizeof(float));
+            f->parts = calloc((size_t)f->max_win, sizeof *f->parts);
+            if (!f->spec_emb || !f->spec_part || !f->parts) {
+                lec_error_set(err, LEC_ENOMEM, "follower: out of memory");
+                goto fail;
+            }
+        }
     }
     size_t nw = (size_t)f->max_win;
     size_t ex = (size_t)f->bands * (size_t)f->F;
@@ -465,6 +637,10 @@ void lec_follower_destroy(lec_follower *f)
     lec_spec_destroy(f->spec);
     lec_unroll_destroy(f->own_unroll);
     lec_follow_model_destroy(f->own_model);
+    lec_follow_cache_destroy(f->own_cache);
+    free(f->spec_emb);
+    free(f->spec_part);
+    free(f->parts);
     free(f->ring);
     free(f->frame);
     free(f->excerpt);
@@ -595,7 +771,7 @@ static int frame_step(lec_follower *f, lec_follow_out *o, lec_error *err)
     /* in silence the tracker ignores observations (activity 0): skip the network */
     if (activity <= 0 || idx % f->net_every != 0)
         n = 0;
-    double t2 = lec_now_s();
+    double t2 = lec_now_s(), t_obs = 0;
     if (n > 0) {
         /* excerpt (bands, F): H = band (low to high), W = frame (oldest to newest) */
         for (int j = 0; j < f->F; j++) {
@@ -604,20 +780,53 @@ static int frame_step(lec_follower *f, lec_follow_out *o, lec_error *err)
                 f->excerpt[(size_t)b * (size_t)f->F + (size_t)j] = fr[b];
         }
         size_t ex = (size_t)f->bands * (size_t)f->F, sw = (size_t)f->H * (size_t)f->Ww;
-        for (int i = 0; i < n; i++) {
-            memcpy(f->spec_in + (size_t)i * ex, f->excerpt, sizeof(float) * ex);
-            lec_unroll_window(f->u, (int)f->x0[i], f->Ww, f->score_in + (size_t)i * sw);
-        }
-        if (f->ctx) {
+        /* the network's inputs per window: for the full forward (and the observer) */
+        if (!f->cache)
+            for (int i = 0; i < n; i++) {
+                memcpy(f->spec_in + (size_t)i * ex, f->excerpt, sizeof(float) * ex);
+                lec_unroll_window(f->u, (int)f->x0[i], f->Ww, f->score_in + (size_t)i * sw);
+            }
+        if (f->cache) {
+            /* spectrogram tower once, then per window: cached score part +
+             * this frame's spectrogram part through the rest of the head */
+            const lec_nn_net *net = f->model->net;
+            if (lec_nn_forward_spec_tower(f->ctx, f->excerpt, 1, f->spec_emb, err))
+                return -1;
+            lec_nn_head_spec_part(net, f->spec_emb, f->spec_part);
+            for (int i = 0; i < n; i++) {
+                f->parts[i] = lec_follow_cache_part(f->cache, (int)f->x0[i]);
+                if (!f->parts[i]) { /* the tracker was given the cache's grid */
+                    lec_error_set(err, LEC_EINVAL,
+                                  "follower: window origin %g px is not on the %d px grid",
+                                  (double)f->x0[i], f->cache->grid);
+                    return -1;
+                }
+            }
+            if (lec_nn_forward_head_parts(f->ctx, f->parts, f->spec_part, n, err))
+                return -1;
+            softmax_rows(f, lec_nn_ctx_logits(f->ctx), n, f->probs);
+        } else if (f->ctx) {
             if (lec_nn_forward(f->ctx, f->score_in, f->spec_in, n, LEC_NN_EVAL, 0, 0, err))
                 return -1;
             softmax_rows(f, lec_nn_ctx_logits(f->ctx), n, f->probs);
         }
-        if (f->observer && f->observer(f->observer_user, f->score_in, f->spec_in, f->x0, n,
-                                       (double)f->samples / f->sr, f->probs)) {
-            lec_error_set(err, LEC_EINVAL, "follower: observer failed at frame %lld",
-                          (long long)idx);
-            return -1;
+        if (f->observer) {
+            double o0 = lec_now_s();
+            if (f->cache) /* the cached path needed no per-window inputs: the observer does */
+                for (int i = 0; i < n; i++) {
+                    memcpy(f->spec_in + (size_t)i * ex, f->excerpt, sizeof(float) * ex);
+                    lec_unroll_window(f->u, (int)f->x0[i], f->Ww, f->score_in + (size_t)i * sw);
+                }
+            if (f->observer(f->observer_user, f->score_in, f->spec_in, f->x0, n,
+                            (double)f->samples / f->sr, f->probs)) {
+                lec_error_set(err, LEC_EINVAL, "follower: observer failed at frame %lld",
+                              (long long)idx);
+                return -1;
+            }
+            /* after the network (benchmarks), the observer and the inputs built
+             * for it only are not the follower's cost */
+            if (f->ctx)
+                t_obs = lec_now_s() - o0;
         }
     }
     double t3 = lec_now_s();
@@ -637,13 +846,13 @@ static int frame_step(lec_follower *f, lec_follow_out *o, lec_error *err)
     o->n_windows = n;
     double t4 = lec_now_s();
     f->costs.spec_s += f->spec_acc_s + (t1 - t0);
-    f->costs.net_s += t3 - t2;
+    f->costs.net_s += t3 - t2 - t_obs;
     f->costs.track_s += (t2 - t1) + (t4 - t3);
     f->costs.windows += n;
     f->costs.frames++;
-    o->cost_s = f->spec_acc_s + (t4 - t0);
+    o->cost_s = f->spec_acc_s + (t4 - t0) - t_obs;
     o->cost_spec_s = f->spec_acc_s + (t1 - t0);
-    o->cost_net_s = t3 - t2;
+    o->cost_net_s = t3 - t2 - t_obs;
     o->cost_track_s = (t2 - t1) + (t4 - t3);
     f->last_n = n;
     f->spec_acc_s = 0;
@@ -710,6 +919,7 @@ int lec_follower_process(lec_follower *f, const float *samples, size_t n, size_t
 const lec_unroll *lec_follower_unroll(const lec_follower *f) { return f->u; }
 const lec_tracker *lec_follower_tracker(const lec_follower *f) { return f->tr; }
 const lec_follow_model *lec_follower_model(const lec_follower *f) { return f->model; }
+const lec_follow_cache *lec_follower_cache(const lec_follower *f) { return f->cache; }
 double lec_follower_fps(const lec_follower *f) { return f->fps; }
 int64_t lec_follower_frames_done(const lec_follower *f)
 {

@@ -11,10 +11,13 @@
  *      the network's spectrogram excerpt (spec_bands, spec_frames), oldest
  *      frame first; before spec_frames frames exist the missing ones are
  *      silence (0 = log10(1 + 0));
- *   3. the tracker names the windows to evaluate (lec_tracker_windows); each
- *      is cut from the unrolled strip as ink (lec_unroll_window), and ALL of
- *      them go through ONE batched EVAL forward of the network (the excerpt
- *      is repeated for each window; normalisation is inside the network);
+ *   3. the tracker names the windows to evaluate (lec_tracker_windows, on the
+ *      cache's grid of origins); the spectrogram tower runs once on the
+ *      excerpt, and each window's logits come from its cached score part +
+ *      the frame's spectrogram part through the rest of the head (see "the
+ *      score-window cache" below; with net_cache = 0 instead: each window is
+ *      cut from the strip as ink (lec_unroll_window) and ALL of them go
+ *      through ONE batched EVAL forward, the excerpt repeated per window);
  *   4. soft-max of each row -> lec_tracker_update with the activity;
  *   5. the tracker's strip x is mapped back to (system, page, page x) and the
  *      system's page y-range.
@@ -105,6 +108,40 @@ typedef enum {
 typedef int (*lec_follow_observer_fn)(void *user, const float *score, const float *spec,
                                       const float *x0, int n, double t_end_s, float *probs);
 
+/* Progress of long work (the score-window cache): done of total units. */
+typedef void (*lec_follow_progress_fn)(void *user, int64_t done, int64_t total);
+
+/* ---- the score-window cache ----
+ * The network's score tower sees only the score window; in evaluation mode it
+ * is a fixed function of it (engine/nn/lec_nn.h, "the EVAL forward in three
+ * parts"). So for a piece it is computed ONCE per window origin on a fixed
+ * grid of the strip -- x0 in {0, g, 2g, ...} plus the last origin W - win_w --
+ * and kept as the score half of the head's first dense layer (W_score e_score:
+ * lec_nn_head_part_floats floats per origin). Per frame the follower then runs
+ * the spectrogram tower once and, per window, one vector add and the rest of
+ * the head. The tracker is told the grid (lec_tracker_config.grid_px), so
+ * every window it asks for has an entry. Memory: n_origins x part floats
+ * (lec_follow_cache_bytes). Immutable after create: one cache may be shared
+ * by any number of followers of the same model and strip, on any threads. */
+typedef struct lec_follow_cache lec_follow_cache;
+
+/* Cuts every grid window from u (which must be unrolled with
+ * lec_follow_model_unroll_config of m) and runs the score tower on it, in
+ * batches, calling progress (may be NULL) after each batch. grid_px >= 1.
+ * Cost: one score-tower forward per origin (strip width / grid_px of them).
+ * The GEMMs use as many threads as OpenBLAS is set to. */
+lec_follow_cache *lec_follow_cache_create(const lec_follow_model *m, const lec_unroll *u,
+                                          int grid_px, lec_follow_progress_fn progress,
+                                          void *progress_user, lec_error *err);
+void lec_follow_cache_destroy(lec_follow_cache *c); /* NULL-safe */
+int lec_follow_cache_grid_px(const lec_follow_cache *c);
+int lec_follow_cache_n_origins(const lec_follow_cache *c);
+size_t lec_follow_cache_bytes(const lec_follow_cache *c);
+double lec_follow_cache_build_s(const lec_follow_cache *c); /* wall time create took */
+/* The cached score part for origin x0 (strip px), or NULL if x0 is not on the
+ * grid. */
+const float *lec_follow_cache_part(const lec_follow_cache *c, int x0);
+
 typedef struct lec_follower_config {
     const lec_follow_model *model; /* shared model (borrowed), or NULL and ... */
     const char *model_path;        /* ... a model file to load (owned by the follower) */
@@ -126,7 +163,24 @@ typedef struct lec_follower_config {
     void *observer_user;
     int observer_after_network; /* 1: run the network anyway (for its cost), then let
                                    the observer overwrite its soft-max (benchmarks
-                                   with an untrained network that still tracks) */
+                                   with an untrained network that still tracks); the
+                                   observer's time is then left out of cost_* */
+    /* The network's cost per frame (hmm/FOLLOWER.md, "Speed"):
+     * net_cache = 1 (default): the score tower is precomputed per grid window
+     * at create (lec_follow_cache); per frame the spectrogram tower runs once
+     * and the head per window. net_cache = 0: one full batched forward of all
+     * the frame's windows per frame, the excerpt repeated per window (the
+     * reference path, for comparisons: same outputs up to float rounding). */
+    int net_cache;
+    int window_grid_px;      /* window origins on multiples of this (strip px), passed
+                                to the tracker as grid_px (overriding tracker.grid_px);
+                                0 = automatic: round(window width / 8) with net_cache,
+                                none (any whole px, as before the cache) without */
+    const lec_follow_cache *cache; /* optional, borrowed: a cache built for this model and
+                                      strip (its grid wins over window_grid_px);
+                                      NULL = the follower builds its own at create */
+    lec_follow_progress_fn progress; /* optional: progress of building the cache */
+    void *progress_user;
 } lec_follower_config;
 
 void lec_follower_config_default(lec_follower_config *cfg);
@@ -156,7 +210,10 @@ typedef struct lec_follow_out {
 typedef struct lec_follower lec_follower;
 
 /* Loads what it needs (the model if given by path, the unrolled strip if not
- * given), sizes every buffer for the tracker's maximum windows per frame.
+ * given), builds the score-window cache unless one is given (one score-tower
+ * forward per grid origin: ~0.2 s for a one-page piece, a few seconds for the
+ * longest pieces of the corpus; reported through cfg->progress), sizes every
+ * buffer for the tracker's maximum windows per frame.
  * NULL + err on failure, naming the file/problem. */
 lec_follower *lec_follower_create(const lec_follower_config *cfg, lec_error *err);
 void lec_follower_destroy(lec_follower *f); /* NULL-safe */
@@ -194,6 +251,9 @@ void lec_follower_relocalise(lec_follower *f);
 const lec_unroll *lec_follower_unroll(const lec_follower *f);
 const lec_tracker *lec_follower_tracker(const lec_follower *f);
 const lec_follow_model *lec_follower_model(const lec_follower *f);
+/* The score-window cache in use (own or shared), NULL without net_cache or
+ * without a network (observer only). */
+const lec_follow_cache *lec_follower_cache(const lec_follower *f);
 double lec_follower_fps(const lec_follower *f);
 int64_t lec_follower_frames_done(const lec_follower *f);
 

@@ -99,6 +99,7 @@ void lec_tracker_config_default(lec_tracker_config *c)
     c->scan_windows_per_frame = 8;
     c->probe_windows_per_frame = 1;
     c->probe_range_px = 0;
+    c->grid_px = 0;
     c->conf_radius_ss = 6;
     c->conf_lost = 0.3f;
     c->agree_lost = -1.2f;
@@ -203,6 +204,11 @@ static lec_status check_config(const lec_tracker_config *c, lec_error *err)
     if (!isfinite(c->scan_stride_px) || c->scan_stride_px < 0 ||
         !isfinite(c->probe_range_px) || c->probe_range_px < 0)
         return lec_error_set(err, LEC_EINVAL, "tracker: scan stride / probe range must be >= 0");
+    if (!isfinite(c->grid_px) || c->grid_px < 0 || c->grid_px != floorf(c->grid_px) ||
+        c->grid_px > 65536)
+        return lec_error_set(err, LEC_EINVAL,
+                             "tracker: window grid %g px must be a whole number of px >= 0",
+                             (double)c->grid_px);
     if (c->scan_windows_per_frame < 1 || c->scan_windows_per_frame > 1024 ||
         c->probe_windows_per_frame < 0 || c->probe_windows_per_frame > 1024)
         return lec_error_set(err, LEC_EINVAL,
@@ -224,7 +230,13 @@ static float max_x0(const lec_tracker *t) { return t->W > t->win_w ? t->W - t->w
 
 static float clamp_x0(const lec_tracker *t, float x0)
 {
-    return floorf(clampf(x0, 0, max_x0(t)));
+    float mx = floorf(max_x0(t)), x = clampf(x0, 0, mx);
+    if (t->cfg.grid_px > 0) {
+        /* the nearest origin of the grid {0, g, 2g, ...} + {mx} */
+        float g = t->cfg.grid_px, kg = rintf(x / g) * g;
+        return kg > mx || mx - x < fabsf(x - kg) ? mx : kg;
+    }
+    return floorf(x);
 }
 
 static float scan_x0(const lec_tracker *t, int k)

@@ -81,6 +81,11 @@ typedef struct lec_tracker_config {
     int scan_windows_per_frame; /* while lost (8) */
     int probe_windows_per_frame; /* while tracking: local probes (1) */
     float probe_range_px;     /* probes within +-range of the belief; 0 -> 3 win_w */
+    float grid_px;            /* 0: window origins anywhere (whole px). > 0 (whole px):
+                                 every origin snapped to the nearest of {0, g, 2g, ...}
+                                 or to the last origin W - win_w, so that a caller can
+                                 precompute the network's score tower for that fixed
+                                 set of windows (hmm/FOLLOWER.md) */
     /* --- lost and found --- */
     float conf_radius_ss;     /* confidence = mass within +-radius of x (6) */
     float conf_lost;          /* below this ... (0.3) */
@@ -127,7 +132,8 @@ int lec_tracker_n_buckets(const lec_tracker *t);
 int lec_tracker_n_cells(const lec_tracker *t);
 
 /* Windows to evaluate this frame: writes up to max window origins x0 (strip
- * px, integral, within [0, max(0, W - win_w)]) in priority order (the first is
+ * px, integral, within [0, max(0, W - win_w)], on the grid when grid_px > 0:
+ * a multiple of grid_px or exactly floor(W - win_w)) in priority order (the first is
  * always the window around the belief) and returns how many. Calling it again
  * before update returns the same list. */
 int lec_tracker_windows(lec_tracker *t, float *x0_out, int max);

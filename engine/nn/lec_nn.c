@@ -1,5 +1,6 @@
 #include "lec_nn.h"
 
+#include <cblas.h>
 #include <ctype.h>
 #include <math.h>
 #include <stdio.h>
@@ -591,6 +592,34 @@ static uint64_t drop_seed(uint64_t seed, int op_index)
     return lec_nn_hash64(seed ^ (0x5bd1e995ULL * (uint64_t)(op_index + 1)));
 }
 
+/* The part of a conv/dense/out op after its GEMM: z (n, out_c, out_h, out_w)
+ * holds the pre-BN output (b->z, or b->out itself); BN (batch statistics in
+ * TRAIN mode, the running ones in EVAL mode) and the activation, into b->out. */
+static void op_post(lec_nn_ctx *ctx, int i, float *z, int n, lec_nn_mode mode)
+{
+    const lec_nn_net *net = ctx->net;
+    const op *o = &net->ops[i];
+    opbuf *b = &ctx->b[i];
+    const float *P = net->params;
+    const size_t total = (size_t)n * o->out_c * o->out_h * o->out_w;
+    if (o->bn) { /* BN and the activation in one pass */
+        if (mode == LEC_NN_TRAIN)
+            lec_nn_batchnorm_act_forward_train(b->out, b->mean, b->rstd, z, P + o->g, P + o->be,
+                                               o->act, n, o->out_c, o->out_h * o->out_w);
+        else
+            lec_nn_batchnorm_act_forward_eval(b->out, z, P + o->g, P + o->be, P + o->rm,
+                                              P + o->rv, o->act, n, o->out_c,
+                                              o->out_h * o->out_w);
+        return;
+    }
+    if (z != b->out)
+        memcpy(b->out, z, sizeof(float) * total);
+    if (o->act == LEC_NN_ACT_RELU)
+        lec_nn_relu_forward(b->out, b->out, total);
+    else if (o->act == LEC_NN_ACT_ELU)
+        lec_nn_elu_forward(b->out, b->out, total);
+}
+
 /* One op forward; in is (n, in_c, in_h, in_w). */
 static void op_forward(lec_nn_ctx *ctx, int i, const float *in, int n, lec_nn_mode mode,
                        uint64_t seed, uint64_t sample0)
@@ -613,23 +642,7 @@ static void op_forward(lec_nn_ctx *ctx, int i, const float *in, int n, lec_nn_mo
         else
             lec_nn_dense_forward(z, in, P + o->w, bias, n, o->in_c * o->in_h * o->in_w,
                                  o->out_c);
-        if (o->bn) { /* BN and the activation in one pass */
-            if (mode == LEC_NN_TRAIN)
-                lec_nn_batchnorm_act_forward_train(b->out, b->mean, b->rstd, z, P + o->g,
-                                                   P + o->be, o->act, n, o->out_c,
-                                                   o->out_h * o->out_w);
-            else
-                lec_nn_batchnorm_act_forward_eval(b->out, z, P + o->g, P + o->be, P + o->rm,
-                                                  P + o->rv, o->act, n, o->out_c,
-                                                  o->out_h * o->out_w);
-            break;
-        }
-        if (z != b->out)
-            memcpy(b->out, z, sizeof(float) * total);
-        if (o->act == LEC_NN_ACT_RELU)
-            lec_nn_relu_forward(b->out, b->out, total);
-        else if (o->act == LEC_NN_ACT_ELU)
-            lec_nn_elu_forward(b->out, b->out, total);
+        op_post(ctx, i, z, n, mode);
         break;
     }
     case OP_POOL:
@@ -731,6 +744,179 @@ lec_status lec_nn_forward(lec_nn_ctx *ctx, const float *score, const float *spec
     }
     ctx->last_n = n;
     ctx->last_train = mode == LEC_NN_TRAIN;
+    return LEC_OK;
+}
+
+/* ------------------------------------------- the EVAL forward in three parts */
+
+/* Index of the first dense layer after the concatenation (skipping dropouts,
+ * which are the identity in EVAL mode): the layer whose weights
+ * W (OC, fs + fa) are split into a score half and a spectrogram half. The
+ * output layer always exists, so there is one. */
+static int first_head_dense(const lec_nn_net *net)
+{
+    int i = net->n_score + net->n_spec + 1;
+    while (net->ops[i].kind == OP_DROP)
+        i++;
+    return i;
+}
+
+size_t lec_nn_score_embed_floats(const lec_nn_net *net)
+{
+    const op *cat = &net->ops[net->n_score + net->n_spec];
+    return (size_t)cat->in_c * (size_t)net->head_rows; /* fs per row x R rows */
+}
+
+size_t lec_nn_spec_embed_floats(const lec_nn_net *net)
+{
+    return (size_t)net->ops[net->n_score + net->n_spec].in_h;
+}
+
+size_t lec_nn_head_part_floats(const lec_nn_net *net)
+{
+    return (size_t)net->head_rows * (size_t)net->ops[first_head_dense(net)].out_c;
+}
+
+size_t lec_nn_head_spec_part_floats(const lec_nn_net *net)
+{
+    return (size_t)net->ops[first_head_dense(net)].out_c;
+}
+
+static lec_status check_n(const lec_nn_ctx *ctx, int n, lec_error *err)
+{
+    if (n < 1 || n > ctx->max_n)
+        return lec_error_set(err, LEC_EINVAL, "network: batch of %d outside 1..%d", n,
+                             ctx->max_n);
+    return LEC_OK;
+}
+
+/* Ops [first, last) on n samples from in; returns the last output (or in). */
+static const float *run_ops(lec_nn_ctx *ctx, int first, int last, const float *in, int n)
+{
+    for (int i = first; i < last; i++) {
+        op_forward(ctx, i, in, n, LEC_NN_EVAL, 0, 0);
+        in = ctx->b[i].out;
+    }
+    return in;
+}
+
+lec_status lec_nn_forward_score_tower(lec_nn_ctx *ctx, const float *score, int n, float *emb,
+                                      lec_error *err)
+{
+    if (check_n(ctx, n, err))
+        return err->code;
+    const lec_nn_net *net = ctx->net;
+    const lec_nn_arch *a = &net->arch;
+    normalise(ctx->xs, score, (size_t)n * a->score_h * a->score_w, a->score_mean, a->score_std);
+    const float *out = run_ops(ctx, 0, net->n_score, ctx->xs, n);
+    memcpy(emb, out, sizeof(float) * (size_t)n * lec_nn_score_embed_floats(net));
+    ctx->last_train = 0;
+    return LEC_OK;
+}
+
+lec_status lec_nn_forward_spec_tower(lec_nn_ctx *ctx, const float *spec, int n, float *emb,
+                                     lec_error *err)
+{
+    if (check_n(ctx, n, err))
+        return err->code;
+    const lec_nn_net *net = ctx->net;
+    const lec_nn_arch *a = &net->arch;
+    normalise(ctx->xa, spec, (size_t)n * a->spec_bands * a->spec_frames, a->spec_mean,
+              a->spec_std);
+    const float *out = run_ops(ctx, net->n_score, net->n_score + net->n_spec, ctx->xa, n);
+    memcpy(emb, out, sizeof(float) * (size_t)n * lec_nn_spec_embed_floats(net));
+    ctx->last_train = 0;
+    return LEC_OK;
+}
+
+lec_status lec_nn_forward_head(lec_nn_ctx *ctx, const float *score_emb, const float *spec_emb,
+                               int spec_shared, int n, lec_error *err)
+{
+    if (check_n(ctx, n, err))
+        return err->code;
+    const lec_nn_net *net = ctx->net;
+    const int ic = net->n_score + net->n_spec, R = net->head_rows;
+    const op *cat = &net->ops[ic];
+    const int fs = cat->in_c, fa = cat->in_h;
+    const size_t se = (size_t)fs * (size_t)R, sa = spec_shared ? 0 : (size_t)fa;
+    /* the concatenation exactly as lec_nn_forward builds it (the same values
+     * in the same places), so the head ops below compute the same bits */
+    float *c = ctx->b[ic].out;
+    for (int s = 0; s < n; s++) {
+        if (R > 1)
+            bucket_concat_forward(c + (size_t)s * R * (fs + fa), score_emb + (size_t)s * se,
+                                  spec_emb + (size_t)s * sa, 1, fs, R, fa);
+        else
+            lec_nn_concat_forward(c + (size_t)s * (fs + fa), score_emb + (size_t)s * se,
+                                  spec_emb + (size_t)s * sa, 1, fs, fa);
+    }
+    run_ops(ctx, ic + 1, net->n_ops, c, n * R);
+    ctx->last_n = n;
+    ctx->last_train = 0;
+    return LEC_OK;
+}
+
+lec_status lec_nn_head_score_part(const lec_nn_net *net, const float *score_emb, int n,
+                                  float *part, lec_error *err)
+{
+    if (n < 1)
+        return lec_error_set(err, LEC_EINVAL, "network: head score part of %d windows", n);
+    const int f = first_head_dense(net), R = net->head_rows;
+    const op *o = &net->ops[f];
+    const int fs = net->ops[net->n_score + net->n_spec].in_c;
+    const int IC = o->in_c * o->in_h * o->in_w, OC = o->out_c;
+    const float *W = net->params + o->w; /* (OC, IC): columns [0, fs) read the score part */
+    if (R == 1) {
+        /* part (n, OC) = emb (n, fs) W[:, :fs]^T */
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, OC, fs, 1.0f, score_emb, fs, W,
+                    IC, 0.0f, part, OC);
+        return LEC_OK;
+    }
+    /* bucket head: the embedding is a map (fs, R) per window (column r =
+     * bucket r's features); part (R, OC) = map^T (R, fs) W[:, :fs]^T */
+    for (int s = 0; s < n; s++)
+        cblas_sgemm(CblasRowMajor, CblasTrans, CblasTrans, R, OC, fs, 1.0f,
+                    score_emb + (size_t)s * fs * R, R, W, IC, 0.0f, part + (size_t)s * R * OC,
+                    OC);
+    return LEC_OK;
+}
+
+void lec_nn_head_spec_part(const lec_nn_net *net, const float *spec_emb, float *part)
+{
+    const int f = first_head_dense(net);
+    const op *o = &net->ops[f];
+    const int fs = net->ops[net->n_score + net->n_spec].in_c;
+    const int IC = o->in_c * o->in_h * o->in_w, OC = o->out_c, fa = IC - fs;
+    /* part (OC) = W[:, fs:] e (+ the layer's bias: added once here, not per window) */
+    cblas_sgemv(CblasRowMajor, CblasNoTrans, OC, fa, 1.0f, net->params + o->w + fs, IC, spec_emb,
+                1, 0.0f, part, 1);
+    if (o->b >= 0)
+        for (int k = 0; k < OC; k++)
+            part[k] += net->params[o->b + k];
+}
+
+lec_status lec_nn_forward_head_parts(lec_nn_ctx *ctx, const float *const *score_parts,
+                                     const float *spec_part, int n, lec_error *err)
+{
+    if (check_n(ctx, n, err))
+        return err->code;
+    const lec_nn_net *net = ctx->net;
+    const int f = first_head_dense(net), R = net->head_rows;
+    const op *o = &net->ops[f];
+    const int OC = o->out_c;
+    opbuf *b = &ctx->b[f];
+    float *z = b->z ? b->z : b->out; /* the layer's pre-BN output (n R, OC) */
+    for (int s = 0; s < n; s++) {
+        const float *p = score_parts[s];
+        float *zs = z + (size_t)s * R * OC;
+        for (int r = 0; r < R; r++)
+            for (int k = 0; k < OC; k++)
+                zs[(size_t)r * OC + k] = p[(size_t)r * OC + k] + spec_part[k];
+    }
+    op_post(ctx, f, z, n * R, LEC_NN_EVAL);
+    run_ops(ctx, f + 1, net->n_ops, b->out, n * R);
+    ctx->last_n = n;
+    ctx->last_train = 0;
     return LEC_OK;
 }
 

@@ -125,6 +125,62 @@ lec_status lec_nn_forward(lec_nn_ctx *ctx, const float *score, const float *spec
 /* After a forward: logits (n, n_out). */
 const float *lec_nn_ctx_logits(const lec_nn_ctx *ctx);
 
+/* ---- the EVAL forward in three parts (inference that reuses work) ----
+ * In EVAL mode BN is a fixed affine map per channel and dropout the identity,
+ * so the two towers are functions of their own input alone and the head a
+ * function of their two outputs:
+ *   (a) score tower:       window (score_h, score_w)      -> score embedding
+ *   (b) spectrogram tower: excerpt (spec_bands, spec_frames) -> spec embedding
+ *   (c) head:              (score embedding, spec embedding) -> n_out logits
+ * and (c)(a, b) is lec_nn_forward EVAL: bit for bit when the towers and the
+ * head run with the same batch n as the full forward (the same kernels on the
+ * same values), else up to float rounding (GEMMs of another shape may sum in
+ * another order). A follower computes (a) once per score window of a piece,
+ * (b) once per audio frame and only (c) per (window, frame).
+ * Embedding sizes per sample: the score tower's output flattened (C*h*w; with
+ * bucket_head the map (C, h, n_out), column b = bucket b), and the
+ * spectrogram tower's output flattened. Normalisation is inside (a) and (b).
+ * Each writes the embeddings (n, size) to emb; n in 1..max_batch of the ctx
+ * (LEC_EINVAL otherwise). They use the ctx's activation buffers (so they
+ * overwrite the last forward's), never allocate, work on training and
+ * inference contexts alike, and leave the ctx unfit for lec_nn_backward. */
+size_t lec_nn_score_embed_floats(const lec_nn_net *net);
+size_t lec_nn_spec_embed_floats(const lec_nn_net *net);
+lec_status lec_nn_forward_score_tower(lec_nn_ctx *ctx, const float *score, int n, float *emb,
+                                      lec_error *err);
+lec_status lec_nn_forward_spec_tower(lec_nn_ctx *ctx, const float *spec, int n, float *emb,
+                                     lec_error *err);
+/* (c): score_emb (n, score size); spec_emb (n, spec size), or ONE row shared
+ * by all n samples when spec_shared = 1 (the follower's case: every window of
+ * a frame hears the same excerpt). Logits (n, n_out) in lec_nn_ctx_logits. */
+lec_status lec_nn_forward_head(lec_nn_ctx *ctx, const float *score_emb, const float *spec_emb,
+                               int spec_shared, int n, lec_error *err);
+
+/* The head's first dense layer split in two. That layer reads the
+ * concatenation [e_score, e_spec] (per row: one row per sample, or one per
+ * bucket with bucket_head), so its pre-BN output is
+ *     W [e_score; e_spec] (+ b) = W_score e_score + (W_spec e_spec + b):
+ * a score part that depends on the window only (precomputed once per window)
+ * and a spectrogram part that depends on the frame only (once per frame).
+ * Per (window, frame) what remains is one vector add, that layer's BN and
+ * activation, and the later head layers. Equal to (c) up to float rounding
+ * (the dot product is summed in two pieces).
+ *   score part: (n, head_part_floats) = (n, R, OC), R = 1 or n_out (bucket
+ *               head), OC = the first head dense layer's width (n_out when
+ *               head_layers is empty);
+ *   spec part:  (head_spec_part_floats) = (OC), the layer's bias included.
+ * The part functions only read the net (any thread; they call GEMMs and never
+ * allocate); lec_nn_forward_head_parts takes n pointers to score parts (e.g.
+ * into a cache, no copying) and one spec part shared by all n, and leaves
+ * the logits (n, n_out) in lec_nn_ctx_logits. */
+size_t lec_nn_head_part_floats(const lec_nn_net *net);
+size_t lec_nn_head_spec_part_floats(const lec_nn_net *net);
+lec_status lec_nn_head_score_part(const lec_nn_net *net, const float *score_emb, int n,
+                                  float *part, lec_error *err);
+void lec_nn_head_spec_part(const lec_nn_net *net, const float *spec_emb, float *part);
+lec_status lec_nn_forward_head_parts(lec_nn_ctx *ctx, const float *const *score_parts,
+                                     const float *spec_part, int n, lec_error *err);
+
 /* After a TRAIN forward of the same n samples: soft-max cross-entropy against
  * targets (n, n_out), backward through the network, ACCUMULATING parameter
  * gradients into the ctx's gradient block (zero it with lec_nn_ctx_zero_grad).

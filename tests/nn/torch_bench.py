@@ -30,6 +30,7 @@ def main():
     p.add_argument("--head-layers", default="")
     p.add_argument("--act", default="elu")
     p.add_argument("--bn", type=int, default=1)
+    p.add_argument("--bucket-head", type=int, default=0)
     p.add_argument("--batch", type=int, default=32)
     p.add_argument("--steps", type=int, default=20)
     p.add_argument("--threads", type=int, default=2)
@@ -38,7 +39,7 @@ def main():
     sh, sw = (int(v) for v in a.score.split("x"))
     bb, bf = (int(v) for v in a.spec.split("x"))
     arch = Arch(sh, sw, bb, bf, a.buckets, a.score_layers, a.spec_layers, a.head_layers,
-                a.act, a.bn)
+                a.act, a.bn, bucket_head=a.bucket_head)
     torch.manual_seed(0)
     net = LecNet(arch)
     net.train()
