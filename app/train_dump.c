@@ -9,6 +9,7 @@
 #include "train_dump.h"
 
 #include <cairo.h>
+#include <fontconfig/fontconfig.h>
 #include <errno.h>
 #include <math.h>
 #include <stdio.h>
@@ -152,6 +153,10 @@ int lec_train_dump_samples(const lec_dataset *ds, const char *dir, const char *t
         rc = 1;
     }
     free(score), free(spec), free(target);
+    /* cairo's toy text API loaded fontconfig: every cairo object is gone, so free
+     * both libraries' caches here, or leak checkers report them at exit */
+    cairo_debug_reset_static_data();
+    FcFini();
     if (!rc)
         fprintf(stderr, "lectern train: wrote %d %s samples to %s\n", n, tag, dir);
     return rc;

@@ -78,6 +78,14 @@ lec_status lec_source_read(lec_source *s, float *out, size_t max, size_t *n_read
     if (max == 0 || s->finished)
         return LEC_OK;
     lec_status st = s->ops->read(s, out, max, n_read, timeout_ms, err);
+    /* Keep the header's promise (finite, in [-1, 1]): a float file may hold
+     * NaN or 1e30, and the sinc resampler overshoots full-scale input by
+     * ~1e-4 (found by tests/fuzz/fuzz_audio). A NaN would poison the
+     * spectrogram and the tracker for the rest of the stream; NaN -> 0. */
+    for (size_t i = 0; i < *n_read; i++) {
+        float v = out[i];
+        out[i] = v >= -1.0f ? (v <= 1.0f ? v : 1.0f) : (v < -1.0f ? -1.0f : 0.0f);
+    }
     s->samples_read += *n_read;
     return st;
 }

@@ -26,7 +26,9 @@ uint64_t lec_nn_hash64(uint64_t x)
  * float32 network resolves (libm's expm1f was 18% of a training step). */
 static inline float expm1_neg(float x)
 {
-    x = x < -87.0f ? -87.0f : x;
+    /* written so that NaN (a pathological model overflowing) also becomes -87:
+     * converting NaN to int32 below is undefined (found by tests/fuzz/fuzz_model) */
+    x = x >= -87.0f ? x : -87.0f;
     /* for x <= 0, truncation toward zero of y - 0.5 rounds y to nearest */
     int32_t ki = (int32_t)(x * 1.44269504088896341f - 0.5f);
     float k = (float)ki;

@@ -402,7 +402,7 @@ static lec_status config_from_meta(const lec_meta *m, const char *file, lec_trai
                                    int64_t *step, lec_error *err)
 {
     lec_train_config_default(c);
-    int64_t i64;
+    int64_t i64 = 0; /* read below even when an earlier key failed */
     const char *s;
     lec_status st = LEC_OK;
     st = st ? st : lec_meta_get_string(m, "lectern.kind", &s, file, err);

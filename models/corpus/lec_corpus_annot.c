@@ -210,7 +210,9 @@ static void to_px(double *b, double scale)
 lec_status lec_corpus_layout(annot_t *a, double scale, sys_t **systems_out, size_t *n_sys_out,
                          lec_error *err)
 {
-    qsort(a->staves, a->n_staves, sizeof *a->staves, cmp_staff);
+    /* qsort(NULL, 0) is undefined (UBSan, tests/fuzz/fuzz_annot): no staves, no sort */
+    if (a->n_staves)
+        qsort(a->staves, a->n_staves, sizeof *a->staves, cmp_staff);
     sys_t *sys = calloc(a->n_staves ? a->n_staves : 1, sizeof *sys);
     if (!sys)
         return lec_error_set(err, LEC_ENOMEM, "out of memory");
@@ -256,7 +258,8 @@ lec_status lec_corpus_layout(annot_t *a, double scale, sys_t **systems_out, size
             b[3] = fmax(b[3], h->box[3]);
         }
     }
-    qsort(a->heads, a->n_heads, sizeof *a->heads, cmp_head);
+    if (a->n_heads)
+        qsort(a->heads, a->n_heads, sizeof *a->heads, cmp_head);
     *systems_out = sys;
     *n_sys_out = n;
     return LEC_OK;

@@ -10,7 +10,7 @@ LEC_DEB_PACKAGES=(
   alsa-utils
   lilypond fluidsynth fluid-soundfont-gm timgm6mb-soundfont
   xvfb xauth ffmpeg sox
-  clang libclang-rt-14-dev
+  clang libclang-rt-14-dev valgrind
 )
 
 lec_log() { printf '\033[1m== %s\033[0m\n' "$*" >&2; }
