@@ -22,9 +22,11 @@ static void usage(FILE *f)
     fprintf(f,
             "usage: lectern import SCORE.pdf | PAGE.png... --out BUNDLE [--dpi N] [--title T]\n"
             "         [--password P] [--check] [--check-out DIR] [--force] [--skip-empty]\n"
-            "         [--max-skew DEG]\n"
+            "         [--max-skew DEG] [--no-clean]\n"
             "       lectern import --evaluate ROOT [--split train|valid] [--index INDEX.json]\n"
-            "         [--limit N] [--variants LIST] [--dump DIR]\n\n"
+            "         [--limit N] [--variants LIST] [--dump DIR]\n"
+            "       lectern import --twin BUNDLE... --out DIR [--variant V] [--check] [--force]\n"
+            "         [--max-skew DEG] [--no-clean]\n\n"
             "Writes a piece bundle (models/corpus/README.md) the follower accepts: the pages\n"
             "(PDF pages rendered at --dpi, default 150; images as they are), deskewed when\n"
             "slightly rotated, and their staff systems; no note annotations.\n"
@@ -32,7 +34,9 @@ static void usage(FILE *f)
             "  --check-out D  ... into D instead\n"
             "  --force        replace an existing bundle at BUNDLE\n"
             "  --skip-empty   leave out pages without staves (a title page) instead of failing\n"
-            "  --max-skew D   deskew search range in degrees (default 3, 0 = off)\n\n"
+            "  --max-skew D   deskew search range in degrees (default 3, 0 = off)\n"
+            "  --no-clean     write the pages as read (default: scan clean-up, i.e. divided by\n"
+            "                 the paper's background, ink to black, paper noise to white)\n\n"
             "--evaluate: for every bundle under ROOT (the corpus builder's output), detect\n"
             "the systems of each page and compare with the bundle's boxes (IoU >= 0.8):\n"
             "precision/recall of systems and staves per variant. Variants (comma list, default\n"
@@ -41,7 +45,15 @@ static void usage(FILE *f)
             "rotation up to +-1.5 deg, blur, uneven contrast, noise; deterministic).\n"
             "--split keeps pieces of that suggested_split of INDEX (default\n"
             "../shared/corpus/mutopia-piano/index.json from /work/main). --dump writes the\n"
-            "--check drawing of every page variant with a miss into DIR.\n");
+            "--check drawing of every page variant with a miss into DIR.\n\n"
+            "--twin: the imported twin of each annotated BUNDLE (the corpus builder's) in\n"
+            "DIR/<name>: its page images go through the import pipeline (altered by\n"
+            "--variant V, one of the --evaluate variants, default clean1), and the bundle\n"
+            "gets only the pages and systems found; the original's note heads (carried onto\n"
+            "the detected systems), performance and renderings (files linked) are attached\n"
+            "for scoring only, so `lectern eval DIR/*` measures the follower on what a\n"
+            "musician's import gives. One line per bundle: systems detected vs original,\n"
+            "heads kept (engine/import/README.md).\n");
 }
 
 static void basename_noext(const char *path, char *out, size_t cap)
@@ -127,7 +139,8 @@ static int run_import(const char **inputs, int n_in, const char *out, const char
                 fprintf(stderr, "lectern import: %s: no staff systems found on page %d: skipped\n",
                         inputs[i], k + 1);
             } else {
-                if (lec_import_writer_add_page(w, &img, &res, dpi, &err) != LEC_OK) {
+                if ((cfg->clean_page && lec_import_clean_page(&img, &err) != LEC_OK) ||
+                    lec_import_writer_add_page(w, &img, &res, dpi, &err) != LEC_OK) {
                     fprintf(stderr, "lectern import: %s\n", err.msg);
                     lec_import_result_free(&res);
                     lec_import_image_free(&img);
@@ -193,10 +206,8 @@ out:
 /* ------------------------------------------------------------ evaluate */
 
 typedef struct variant {
-    char name[32];
-    double scale;
-    int degrade;
-    int id; /* position in the full list: seeds do not depend on --variants */
+    const lec_import_variant *v; /* scale, degradation, seed id (lec_import.h) */
+    const char *name;
     /* counts */
     long pages, sys_truth, sys_found, sys_tp, st_truth, st_found, st_tp, pages_exact;
     double skew_err_sum;
@@ -260,13 +271,6 @@ static int cmp_str(const void *a, const void *b)
     return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
-static uint64_t hash_str(const char *s, uint64_t h)
-{
-    for (; *s; s++)
-        h = (h ^ (uint8_t)*s) * 0x100000001B3ull;
-    return h;
-}
-
 /* The movements of one source (<id>__mov1, <id>__mov2...) are separate
  * bundles that share the pages where one movement ends and the next starts,
  * each with only its own systems. Such a page is evaluated once, against
@@ -301,16 +305,11 @@ static const char *piece_name(const lec_piece *p)
 static int run_evaluate(const char *root, const char *split, const char *index_path, int limit,
                         const char *variants_arg, const char *dump, const lec_import_config *cfg)
 {
-    variant all[] = {{.name = "clean1", .scale = 1.0, .degrade = 0},
-                     {.name = "clean0.667", .scale = 2.0 / 3.0, .degrade = 0},
-                     {.name = "clean1.333", .scale = 4.0 / 3.0, .degrade = 0},
-                     {.name = "deg1", .scale = 1.0, .degrade = 1},
-                     {.name = "deg0.667", .scale = 2.0 / 3.0, .degrade = 1},
-                     {.name = "deg1.333", .scale = 4.0 / 3.0, .degrade = 1}};
-    int nall = (int)(sizeof all / sizeof all[0]);
+    int nall = 0;
+    const lec_import_variant *all = lec_import_variants(&nall);
     variant vs[8];
     int nv = 0;
-    for (int i = 0; i < nall; i++) {
+    for (int i = 0; i < nall && nv < 8; i++) {
         if (variants_arg) {
             /* exact item match in the comma list */
             const char *p = variants_arg;
@@ -326,8 +325,9 @@ static int run_evaluate(const char *root, const char *split, const char *index_p
             if (!found)
                 continue;
         }
-        vs[nv] = all[i];
-        vs[nv++].id = i;
+        memset(&vs[nv], 0, sizeof vs[nv]);
+        vs[nv].v = &all[i];
+        vs[nv++].name = all[i].name;
     }
     if (nv == 0) {
         fprintf(stderr, "lectern import: --variants %s names none of clean1, clean0.667, "
@@ -470,23 +470,22 @@ static int run_evaluate(const char *root, const char *split, const char *index_p
             for (int v = 0; v < nv && rc == 0; v++) {
                 variant *V = &vs[v];
                 lec_import_image img = {0};
-                if (lec_import_image_resample(&page, V->scale, &img, &e) != LEC_OK) {
+                /* a working copy (scale 1 copies exactly): the variant replaces it */
+                if (lec_import_image_resample(&page, 1.0, &img, &e) != LEC_OK) {
                     fprintf(stderr, "lectern import: %s\n", e.msg);
+                    rc = 1;
+                    break;
+                }
+                double rot = 0;
+                if (lec_import_variant_apply(&img, V->v, lec_import_variant_seed(pname, g, V->v),
+                                             &rot, &e) != LEC_OK) {
+                    fprintf(stderr, "lectern import: %s\n", e.msg);
+                    lec_import_image_free(&img);
                     rc = 1;
                     break;
                 }
                 double fx = (double)img.width_px / page.width_px;
                 double fy = (double)img.height_px / page.height_px;
-                double rot = 0;
-                if (V->degrade) {
-                    uint64_t seed = hash_str(pname, 1469598103934665603ull) * 31 + g * 7 + (uint64_t)V->id;
-                    if (lec_import_image_degrade(&img, seed, 1.5, &rot, &e) != LEC_OK) {
-                        fprintf(stderr, "lectern import: %s\n", e.msg);
-                        lec_import_image_free(&img);
-                        rc = 1;
-                        break;
-                    }
-                }
                 lec_import_result res = {0};
                 if (lec_import_detect(&img, cfg, &res, &e) != LEC_OK) {
                     fprintf(stderr, "lectern import: %s page %zu: %s\n", pname, g + 1, e.msg);
@@ -519,7 +518,7 @@ static int run_evaluate(const char *root, const char *split, const char *index_p
                 V->st_found += nft;
                 V->st_tp += tpt;
                 V->pages_exact += (tps == nts && nfs == nts);
-                if (V->degrade) {
+                if (V->v->degrade) {
                     V->skew_err_sum += fabs(res.skew_deg - rot);
                     V->skew_n++;
                 }
@@ -571,6 +570,88 @@ static int run_evaluate(const char *root, const char *split, const char *index_p
     return rc;
 }
 
+/* ------------------------------------------------------------ twins */
+
+static int run_twin(const char **bundles, int n, const char *out, const char *variant,
+                    const lec_import_config *cfg, int check, int force)
+{
+    const lec_import_variant *v = lec_import_variant_find(variant);
+    if (!v) {
+        int nv = 0;
+        const lec_import_variant *all = lec_import_variants(&nv);
+        char names[256] = "";
+        for (int i = 0; i < nv; i++)
+            snprintf(names + strlen(names), sizeof names - strlen(names), "%s%s", i ? ", " : "",
+                     all[i].name);
+        fprintf(stderr, "lectern import: --variant %s: expected one of %s\n", variant, names);
+        return 2;
+    }
+    lec_error err;
+    if (lec_mkdir_p(out, &err) != LEC_OK) {
+        fprintf(stderr, "lectern import: %s\n", err.msg);
+        return 1;
+    }
+    int failed = 0;
+    lec_import_twin_stats tot;
+    memset(&tot, 0, sizeof tot);
+    printf("%-52s %5s %13s %8s %13s %7s %7s %9s\n", "bundle", "pages", "systems found",
+           "matched", "heads kept", "no sys", "outside", "skew err");
+    lec_progress pg;
+    lec_progress_begin(&pg, "twins", n);
+    for (int i = 0; i < n; i++) {
+        lec_progress_update(&pg, i, NULL);
+        char name[1024], dir[4400];
+        snprintf(name, sizeof name, "%s", bundles[i]);
+        size_t l = strlen(name);
+        while (l > 1 && name[l - 1] == '/')
+            name[--l] = 0;
+        const char *b = strrchr(name, '/');
+        b = b ? b + 1 : name;
+        snprintf(dir, sizeof dir, "%s/%s", out, b);
+        lec_import_twin_stats s;
+        if (lec_import_twin(bundles[i], dir, v, cfg, force, check, &s, &err) != LEC_OK) {
+            fprintf(stderr, "lectern import: twin of %s: %s\n", bundles[i], err.msg);
+            failed++;
+            continue;
+        }
+        char sys[32], heads[32];
+        snprintf(sys, sizeof sys, "%d / %d", s.systems, s.systems_original);
+        snprintf(heads, sizeof heads, "%ld / %ld", s.heads_kept, s.heads);
+        printf("%-52.52s %5d %13s %8d %13s %7ld %7ld %9.3f\n", b, s.pages, sys,
+               s.systems_matched, heads, s.heads_no_system, s.heads_outside,
+               s.max_residual_rot_deg);
+        tot.pages += s.pages;
+        tot.systems += s.systems;
+        tot.systems_original += s.systems_original;
+        tot.systems_matched += s.systems_matched;
+        tot.heads += s.heads;
+        tot.heads_kept += s.heads_kept;
+        tot.heads_no_system += s.heads_no_system;
+        tot.heads_outside += s.heads_outside;
+        tot.notes_scored += s.notes_scored;
+        tot.notes_scored_original += s.notes_scored_original;
+        if (s.max_residual_rot_deg > tot.max_residual_rot_deg)
+            tot.max_residual_rot_deg = s.max_residual_rot_deg;
+        fflush(stdout);
+    }
+    lec_progress_end(&pg, NULL);
+    if (n - failed > 1 || failed) {
+        char sys[32], heads[32];
+        snprintf(sys, sizeof sys, "%d / %d", tot.systems, tot.systems_original);
+        snprintf(heads, sizeof heads, "%ld / %ld", tot.heads_kept, tot.heads);
+        printf("%-52s %5d %13s %8d %13s %7ld %7ld %9.3f\n", "TOTAL", tot.pages, sys,
+               tot.systems_matched, heads, tot.heads_no_system, tot.heads_outside,
+               tot.max_residual_rot_deg);
+    }
+    printf("variant %s: %d twin%s written to %s; performed notes scored %ld of %ld (%.2f%%)\n",
+           v->name, n - failed, n - failed == 1 ? "" : "s", out, tot.notes_scored,
+           tot.notes_scored_original,
+           tot.notes_scored_original ? 100.0 * tot.notes_scored / tot.notes_scored_original : 0.0);
+    if (failed)
+        fprintf(stderr, "lectern import: %d of %d twins failed\n", failed, n);
+    return failed ? 1 : 0;
+}
+
 /* ------------------------------------------------------------ main */
 
 int lec_cmd_import(int argc, char **argv)
@@ -583,7 +664,8 @@ int lec_cmd_import(int argc, char **argv)
     int n_in = 0, check = 0, force = 0, skip_empty = 0, limit = 0;
     const char *out = NULL, *title = NULL, *check_out = NULL, *evaluate = NULL, *split = NULL;
     const char *index = "../shared/corpus/mutopia-piano/index.json", *variants = NULL,
-               *dump = NULL;
+               *dump = NULL, *variant = NULL;
+    int twin = 0;
     lec_import_config cfg;
     lec_import_config_default(&cfg);
     for (int i = 1; i < argc; i++) {
@@ -631,6 +713,13 @@ int lec_cmd_import(int argc, char **argv)
             force = 1;
         } else if (strcmp(a, "--skip-empty") == 0) {
             skip_empty = 1;
+        } else if (strcmp(a, "--no-clean") == 0) {
+            cfg.clean_page = 0;
+        } else if (strcmp(a, "--twin") == 0) {
+            twin = 1;
+        } else if (strcmp(a, "--variant") == 0) {
+            NEED();
+            variant = v;
         } else if (strcmp(a, "--evaluate") == 0) {
             NEED();
             evaluate = v;
@@ -661,6 +750,19 @@ int lec_cmd_import(int argc, char **argv)
             inputs[n_in++] = a;
         }
 #undef NEED
+    }
+    if (twin) {
+        if (evaluate || check_out || n_in == 0 || !out) {
+            fprintf(stderr, "lectern import: --twin needs bundles and --out DIR (and neither "
+                            "--evaluate nor --check-out: --check draws into each twin)\n");
+            return 2;
+        }
+        return run_twin(inputs, n_in, out, variant ? variant : "clean1", &cfg, check, force);
+    }
+    if (variant) {
+        fprintf(stderr, "lectern import: --variant goes with --twin (--evaluate takes "
+                        "--variants LIST)\n");
+        return 2;
     }
     if (evaluate) {
         if (n_in || out) {

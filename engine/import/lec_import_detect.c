@@ -151,6 +151,75 @@ static lec_status binarize(const lec_import_image *img, uint8_t *ng, uint8_t *b,
     return LEC_OK;
 }
 
+/* Scan clean-up (lec_import.h): the background-normalised page ng, then a
+ * level stretch from the ink point (5th percentile of the ink class b) to
+ * the paper point (median of the paper class minus 2 robust sd of its
+ * noise, from the MAD). A clean engraving has ink 0 and paper exactly 255
+ * with no noise, so it comes out unchanged. */
+lec_status lec_import_clean_page(lec_import_image *img, lec_error *err)
+{
+    int w = img->width_px, h = img->height_px;
+    if (!img->gray || w < 8 || h < 8)
+        return lec_error_set(err, LEC_EINVAL, "clean: page of %dx%d px is too small", w, h);
+    size_t n = (size_t)w * (size_t)h;
+    uint8_t *b = malloc(n), *ng = malloc(n);
+    if (!b || !ng) {
+        free(b);
+        free(ng);
+        return lec_error_set(err, LEC_ENOMEM, "clean: out of memory");
+    }
+    double ink = 0, paper = 255;
+    lec_status st = binarize(img, ng, b, &ink, &paper, err);
+    if (st) {
+        free(b);
+        free(ng);
+        return st;
+    }
+    long hi[256] = {0}, hp[256] = {0}, ni = 0, np = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (b[i])
+            hi[ng[i]]++, ni++;
+        else
+            hp[ng[i]]++, np++;
+    }
+    int ink_pt = 0, med = 255;
+    long acc = 0;
+    for (int v = 0; v < 256 && ni; v++)
+        if ((acc += hi[v]) > ni / 20) {
+            ink_pt = v;
+            break;
+        }
+    acc = 0;
+    for (int v = 0; v < 256 && np; v++)
+        if ((acc += hp[v]) > np / 2) {
+            med = v;
+            break;
+        }
+    long hd[256] = {0};
+    for (int v = 0; v < 256; v++)
+        hd[abs(v - med)] += hp[v];
+    int mad = 0;
+    acc = 0;
+    for (int d = 0; d < 256 && np; d++)
+        if ((acc += hd[d]) > np / 2) {
+            mad = d;
+            break;
+        }
+    double paper_pt = med - 2.0 * 1.4826 * mad;
+    if (paper_pt > 255)
+        paper_pt = 255;
+    if (paper_pt < ink_pt + 64) /* no contrast to speak of: leave the levels */
+        paper_pt = ink_pt + 64 > 255 ? 255 : ink_pt + 64;
+    double gain = 255.0 / (paper_pt - ink_pt);
+    for (size_t i = 0; i < n; i++) {
+        double v = (ng[i] - ink_pt) * gain;
+        img->gray[i] = (uint8_t)(v <= 0 ? 0 : v >= 255 ? 255 : lround(v));
+    }
+    free(b);
+    free(ng);
+    return LEC_OK;
+}
+
 /* out = 1 where the mean of ng over k px along the row (centred, clipped at
  * the page edges) is below cut. */
 static void hsmooth_cut(const uint8_t *ng, int w, int h, int k, double cut, uint8_t *out)
