@@ -14,6 +14,7 @@
 int lec_bench_frontend(int argc, char **argv);
 int lec_bench_nn(int argc, char **argv);
 int lec_bench_track(int argc, char **argv);
+int lec_bench_latency(int argc, char **argv);
 
 /* Shared helpers (cmd_bench.c). */
 

@@ -17,6 +17,8 @@ static const lec_command benches[] = {
      lec_bench_nn},
     {"track", "whole follower (spectrogram + network + tracker): real-time factor vs network-only",
      lec_bench_track},
+    {"latency", "capture callback -> position on screen: median/p99 ms, split hop/buffer/net/render",
+     lec_bench_latency},
 };
 #define N_BENCHES (sizeof benches / sizeof benches[0])
 

@@ -21,6 +21,9 @@ int lec_cmd_eval(int argc, char **argv);
 int lec_cmd_train(int argc, char **argv);
 int lec_cmd_import(int argc, char **argv);
 int lec_cmd_show(int argc, char **argv);
+int lec_cmd_follow(int argc, char **argv);
+int lec_cmd_replay(int argc, char **argv);
+int lec_cmd_demo(int argc, char **argv);
 
 /* Helpers shared by commands. */
 /* True if argv contains -h or --help (before a "--"). */

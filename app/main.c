@@ -8,7 +8,7 @@ static const lec_command commands[] = {
     {"devices", "list audio input/output devices", lec_cmd_devices},
     {"spectrogram", "compute the log-filterbank spectrogram of audio (file or live) to PNG/CSV",
      lec_cmd_spectrogram},
-    {"bench", "benchmarks: frontend, nn, track", lec_cmd_bench},
+    {"bench", "benchmarks: frontend, nn, track, latency", lec_cmd_bench},
     {"corpus", "build annotated piece bundles from LilyPond sources; check a bundle",
      lec_cmd_corpus},
     {"eval", "follow renderings of piece bundles causally; EVALUATION.md figures, plots, jump tests",
@@ -18,6 +18,11 @@ static const lec_command commands[] = {
      lec_cmd_import},
     {"show", "show a bundle's pages with a rendering's true position (window or headless video)",
      lec_cmd_show},
+    {"follow", "listen to the microphone and highlight the current position live", lec_cmd_follow},
+    {"replay", "play an audio file and follow it, highlight in sync (or headless to video)",
+     lec_cmd_replay},
+    {"demo", "the stage demo: the bundled piece replayed and followed by the shipped model",
+     lec_cmd_demo},
 };
 
 static void usage(FILE *out)

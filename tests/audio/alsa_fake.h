@@ -40,6 +40,15 @@ typedef struct lec_alsa_fake {
     atomic_long sessions;      /* times the plugin opened the FIFO */
     double stall_after_s;      /* 0 = never: stop draining after this much audio */
     double stall_for_s;        /* then resume after this long */
+    int vanish;                /* 1: at stall_after_s the device is gone for good
+                                  instead: the drain closes its end of the FIFO, so
+                                  the plugin's write fails (EPIPE) and the stream
+                                  errors, as an unplugged device's would */
+    /* streaming variant (lec_alsa_fake_start_stream) */
+    void (*gen)(void *user, float *stereo, size_t n_frames);
+    void *gen_user;
+    pthread_t writer;
+    int writer_started;
 } lec_alsa_fake;
 
 /* Create HOME under dir (dir/home), a tone of tone_hz at amplitude 0.5
@@ -47,6 +56,16 @@ typedef struct lec_alsa_fake {
 int lec_alsa_fake_start(lec_alsa_fake *f, const char *dir, double tone_hz, int rate,
                         double seconds);
 void lec_alsa_fake_stop(lec_alsa_fake *f);
+
+/* The same device, but endless: `infile` is a second FIFO that a writer
+ * thread fills with gen(user, stereo, n): n frames of FLOAT_LE stereo,
+ * interleaved, generated on demand (e.g. looping renderings for a soak). The
+ * writer runs ahead of the device by at most the pipe's 64 kB. gen runs on
+ * the writer thread. SIGPIPE is ignored in the process (the plugin closes the
+ * infile whenever PortAudio closes the PCM; the writer then reopens it). */
+int lec_alsa_fake_start_stream(lec_alsa_fake *f, const char *dir, int rate,
+                               void (*gen)(void *user, float *stereo, size_t n_frames),
+                               void *user);
 
 /* An ALSA setup with no usable device at all: writes dir/none/alsa.conf and
  * an empty HOME; `env` gets "HOME=... ALSA_CONFIG_PATH=..." for a shell. */
