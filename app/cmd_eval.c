@@ -43,7 +43,9 @@ static void help(FILE *out)
             "  --start page1|anywhere  where the performer may start [page1]\n"
             "  --net-every K        run the network on every K-th frame only [1]\n"
             "  --tracker K=V,...    tracker parameters (lec_tracker_config field names, e.g.\n"
-            "                       p_hold=0.05,obs_weight=0.8; hmm/README.md explains them)\n"
+            "                       p_hold=0.05,obs_weight=0.8; hmm/README.md explains them);\n"
+            "                       global_obs=0|1 picks the observation mode (default:\n"
+            "                       global for bucket-head models)\n"
             "  --dump DIR           per run: DIR/<run>.frames.csv (every frame's output) and\n"
             "                       DIR/<run>.events.csv (onset events with their errors)\n"
             "  --jumps              also run jump tests: each rendering cut after 8 whole notes\n"
@@ -200,6 +202,7 @@ static void run_task(eval_ctx *c, task *t)
     fc.start = c->start;
     fc.net_every = c->net_every;
     fc.tracker = c->tracker;
+    fc.global_obs = c->tracker.global_obs;
     oracle orc = {ev,
                   n_ev,
                   &geom,
@@ -542,6 +545,7 @@ int lec_cmd_eval(int argc, char **argv)
         lec_follower_config d;
         lec_follower_config_default(&d);
         c.tracker = d.tracker;
+        c.tracker.global_obs = -1; /* automatic (lec_follower_config.global_obs) unless given */
         lec_error e2;
         if (c.tracker_spec && lec_eval_tracker_overrides(&c.tracker, c.tracker_spec, &e2)) {
             fprintf(stderr, "lectern eval: %s\n", e2.msg);

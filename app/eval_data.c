@@ -12,27 +12,32 @@
 #include "lec_spec.h"
 #include "lec_util.h"
 
+lec_follow_model *lec_eval_random_model(lec_nn_arch *a, const lec_model_info *info,
+                                        const char *name, lec_error *err)
+{
+    lec_spec_config sc;
+    lec_spec_config_default(&sc);
+    lec_spec *s = lec_spec_create(&sc, err);
+    if (!s)
+        return NULL;
+    a->spec_bands = lec_spec_n_bands(s);
+    lec_spec_destroy(s);
+    lec_nn_net *net = lec_nn_net_create(a, err);
+    if (!net)
+        return NULL;
+    lec_nn_net_init(net, 1);
+    lec_follow_model *m = lec_follow_model_from_net(net, info, 0, name, err);
+    lec_nn_net_destroy(net);
+    return m;
+}
+
 lec_follow_model *lec_eval_default_model(lec_error *err)
 {
     lec_nn_arch a;
     lec_nn_arch_default(&a);
     lec_model_info info;
     lec_model_info_default(&info);
-    lec_spec_config sc;
-    lec_spec_config_default(&sc);
-    lec_spec *s = lec_spec_create(&sc, err);
-    if (!s)
-        return NULL;
-    a.spec_bands = lec_spec_n_bands(s);
-    lec_spec_destroy(s);
-    lec_nn_net *net = lec_nn_net_create(&a, err);
-    if (!net)
-        return NULL;
-    lec_nn_net_init(net, 1);
-    lec_follow_model *m =
-        lec_follow_model_from_net(net, &info, 0, "default architecture (random weights)", err);
-    lec_nn_net_destroy(net);
-    return m;
+    return lec_eval_random_model(&a, &info, "default architecture (random weights)", err);
 }
 
 void lec_eval_oracle_softmax(float xt, const float *x0, int n, float win_w, int B, float noise,
@@ -84,6 +89,8 @@ static const tracker_key tracker_keys[] = {
     TK(jump_rate_s),
     TK(obs_weight),
     TK(obs_floor),
+    TKI(global_obs),
+    TK(global_floor_log),
     TK(win_lead),
     TK(scan_stride_px),
     TKI(scan_windows_per_frame),

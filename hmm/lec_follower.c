@@ -322,6 +322,8 @@ const float *lec_follow_cache_part(const lec_follow_cache *c, int x0)
 
 /* ------------------------------------------------------------ the follower */
 
+#define NET_BATCH 64 /* most windows per network call */
+
 struct lec_follower {
     const lec_follow_model *model;
     lec_follow_model *own_model;
@@ -358,6 +360,9 @@ struct lec_follower {
     float *spec_emb;            /* (spec embedding) of this frame */
     float *spec_part;           /* (head spec part) of this frame */
     const float **parts;        /* (max_win) pointers into the cache */
+    int batch;                  /* windows per network call (ctx batch) */
+    int global;                 /* tracker in global observation mode */
+    float *logits;              /* (max_win, B): bucket logits of the frame's windows */
 
     uint64_t samples;  /* pushed since create/reset; frames_done = samples / hop */
     double sumsq;      /* sum of squares of the samples of the frame being completed */
@@ -375,6 +380,7 @@ void lec_follower_config_default(lec_follower_config *cfg)
     cfg->level_floor_db = -60.0f;
     cfg->level_range_db = 20.0f;
     cfg->net_cache = 1;
+    cfg->global_obs = -1;
     lec_tracker_config_default(&cfg->tracker);
 }
 
@@ -535,6 +541,10 @@ lec_follower *lec_follower_create(const lec_follower_config *cfg, lec_error *err
         spg[k] = us[k].page;
     }
     lec_tracker_config tc = cfg->tracker;
+    /* global observation: automatic = with the bucket head, whose logits are one
+     * shared function of a column and the audio, so comparable across windows */
+    f->global = cfg->global_obs >= 0 ? cfg->global_obs != 0 : a->bucket_head != 0;
+    tc.global_obs = f->global;
     tc.strip_w_px = (float)lec_unroll_width_px(f->u);
     tc.n_systems = (int)ns;
     tc.sys_start_px = sx0;
@@ -550,6 +560,8 @@ lec_follower *lec_follower_create(const lec_follower_config *cfg, lec_error *err
     int grid = cfg->window_grid_px;
     if (cfg->net_cache && cfg->cache)
         grid = lec_follow_cache_grid_px(cfg->cache);
+    else if (grid == 0 && cfg->net_cache && f->global) /* the tiles only: stride win_w / 2 */
+        grid = (int)lroundf((float)f->Ww / 2.0f);
     else if (grid == 0 && cfg->net_cache)
         grid = (int)lroundf((float)f->Ww / 8.0f);
     if (grid < 1 && cfg->net_cache)
@@ -572,8 +584,14 @@ lec_follower *lec_follower_create(const lec_follower_config *cfg, lec_error *err
         lec_error_set(err, LEC_EINVAL, "follower: the tracker asks for no windows");
         goto fail;
     }
+    /* the network runs in batches of at most NET_BATCH windows (the global mode
+     * asks for every tile of the strip: hundreds) */
+    f->batch = f->max_win < NET_BATCH ? f->max_win : NET_BATCH;
     if (!f->observer || cfg->observer_after_network) {
-        f->ctx = lec_nn_ctx_create(m->net, f->max_win, 0, err);
+        /* with the cache the towers run on one excerpt per frame (the score
+         * tower only inside lec_follow_cache_create, with its own context) */
+        f->ctx = cfg->net_cache ? lec_nn_ctx_create_eval(m->net, 1, f->batch, err)
+                                : lec_nn_ctx_create(m->net, f->batch, 0, err);
         if (!f->ctx)
             goto fail;
         if (cfg->net_cache) {
@@ -611,12 +629,16 @@ lec_follower *lec_follower_create(const lec_follower_config *cfg, lec_error *err
     f->ring = calloc(ex, sizeof(float));
     f->frame = calloc((size_t)f->bands, sizeof(float));
     f->excerpt = calloc(ex, sizeof(float));
-    f->spec_in = calloc(nw * ex, sizeof(float));
-    f->score_in = calloc(nw * (size_t)f->H * (size_t)f->Ww, sizeof(float));
+    /* per-window network inputs: for the full forward (one batch at a time) and
+     * for the observer (all windows at once) */
+    size_t nin = f->observer ? nw : (f->cache ? 1 : (size_t)f->batch);
+    f->spec_in = calloc(nin * ex, sizeof(float));
+    f->score_in = calloc(nin * (size_t)f->H * (size_t)f->Ww, sizeof(float));
     f->probs = calloc(nw * (size_t)(f->n_out > f->B ? f->n_out : f->B), sizeof(float));
+    f->logits = calloc(nw * (size_t)f->B, sizeof(float));
     f->x0 = calloc(nw, sizeof(float));
     if (!f->ring || !f->frame || !f->excerpt || !f->spec_in || !f->score_in || !f->probs ||
-        !f->x0) {
+        !f->logits || !f->x0) {
         lec_error_set(err, LEC_ENOMEM, "follower: out of memory (%d windows per frame)",
                       f->max_win);
         goto fail;
@@ -647,6 +669,7 @@ void lec_follower_destroy(lec_follower *f)
     free(f->spec_in);
     free(f->score_in);
     free(f->probs);
+    free(f->logits);
     free(f->x0);
     free(f);
 }
@@ -730,6 +753,14 @@ void lec_follower_position(const lec_follower *f, lec_follow_out *out) { *out = 
 
 /* Soft-max of (n, n_out) logits into (n, B) bucket probabilities; with an
  * outside class its mass is spread evenly over the buckets (header). */
+/* the bucket logits (B of each row of n_out) of rows [i0, i0 + n) */
+static void keep_logits(lec_follower *f, const float *logits, int i0, int n)
+{
+    for (int i = 0; i < n; i++)
+        memcpy(f->logits + (size_t)(i0 + i) * (size_t)f->B, logits + (size_t)i * (size_t)f->n_out,
+               sizeof(float) * (size_t)f->B);
+}
+
 static void softmax_rows(const lec_follower *f, const float *logits, int n, float *probs)
 {
     for (int i = 0; i < n; i++) {
@@ -780,12 +811,6 @@ static int frame_step(lec_follower *f, lec_follow_out *o, lec_error *err)
                 f->excerpt[(size_t)b * (size_t)f->F + (size_t)j] = fr[b];
         }
         size_t ex = (size_t)f->bands * (size_t)f->F, sw = (size_t)f->H * (size_t)f->Ww;
-        /* the network's inputs per window: for the full forward (and the observer) */
-        if (!f->cache)
-            for (int i = 0; i < n; i++) {
-                memcpy(f->spec_in + (size_t)i * ex, f->excerpt, sizeof(float) * ex);
-                lec_unroll_window(f->u, (int)f->x0[i], f->Ww, f->score_in + (size_t)i * sw);
-            }
         if (f->cache) {
             /* spectrogram tower once, then per window: cached score part +
              * this frame's spectrogram part through the rest of the head */
@@ -802,18 +827,33 @@ static int frame_step(lec_follower *f, lec_follow_out *o, lec_error *err)
                     return -1;
                 }
             }
-            if (lec_nn_forward_head_parts(f->ctx, f->parts, f->spec_part, n, err))
-                return -1;
-            softmax_rows(f, lec_nn_ctx_logits(f->ctx), n, f->probs);
+            for (int i0 = 0; i0 < n; i0 += f->batch) {
+                int m = n - i0 < f->batch ? n - i0 : f->batch;
+                if (lec_nn_forward_head_parts(f->ctx, f->parts + i0, f->spec_part, m, err))
+                    return -1;
+                const float *lg = lec_nn_ctx_logits(f->ctx);
+                softmax_rows(f, lg, m, f->probs + (size_t)i0 * (size_t)f->B);
+                keep_logits(f, lg, i0, m);
+            }
         } else if (f->ctx) {
-            if (lec_nn_forward(f->ctx, f->score_in, f->spec_in, n, LEC_NN_EVAL, 0, 0, err))
-                return -1;
-            softmax_rows(f, lec_nn_ctx_logits(f->ctx), n, f->probs);
+            for (int i0 = 0; i0 < n; i0 += f->batch) {
+                int m = n - i0 < f->batch ? n - i0 : f->batch;
+                for (int i = 0; i < m; i++) {
+                    memcpy(f->spec_in + (size_t)i * ex, f->excerpt, sizeof(float) * ex);
+                    lec_unroll_window(f->u, (int)f->x0[i0 + i], f->Ww,
+                                      f->score_in + (size_t)i * sw);
+                }
+                if (lec_nn_forward(f->ctx, f->score_in, f->spec_in, m, LEC_NN_EVAL, 0, 0, err))
+                    return -1;
+                const float *lg = lec_nn_ctx_logits(f->ctx);
+                softmax_rows(f, lg, m, f->probs + (size_t)i0 * (size_t)f->B);
+                keep_logits(f, lg, i0, m);
+            }
         }
         if (f->observer) {
             double o0 = lec_now_s();
-            if (f->cache) /* the cached path needed no per-window inputs: the observer does */
-                for (int i = 0; i < n; i++) {
+            /* the network paths keep no per-window inputs: the observer needs them */
+            for (int i = 0; i < n; i++) {
                     memcpy(f->spec_in + (size_t)i * ex, f->excerpt, sizeof(float) * ex);
                     lec_unroll_window(f->u, (int)f->x0[i], f->Ww, f->score_in + (size_t)i * sw);
                 }
@@ -831,8 +871,14 @@ static int frame_step(lec_follower *f, lec_follow_out *o, lec_error *err)
     }
     double t3 = lec_now_s();
     lec_track_state st;
-    if (lec_tracker_update(f->tr, f->probs, n, activity, &st, err))
+    /* the network's raw logits where the tracker compares windows (global);
+     * soft-max rows otherwise, and always from the observer */
+    if (f->global && f->ctx && !f->observer) {
+        if (lec_tracker_update_logits(f->tr, f->logits, n, activity, &st, err))
+            return -1;
+    } else if (lec_tracker_update(f->tr, f->probs, n, activity, &st, err)) {
         return -1;
+    }
     memset(o, 0, sizeof *o);
     o->frame = idx;
     o->t_end_s = (double)f->samples / f->sr;

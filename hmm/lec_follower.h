@@ -176,6 +176,12 @@ typedef struct lec_follower_config {
                                 to the tracker as grid_px (overriding tracker.grid_px);
                                 0 = automatic: round(window width / 8) with net_cache,
                                 none (any whole px, as before the cache) without */
+    int global_obs;          /* the tracker's global observation (lec_tracker.h): every
+                                frame, windows tiling the whole strip, raw logits
+                                compared across windows. -1 (default) = automatic: on
+                                for bucket-head models, off otherwise; overrides
+                                tracker.global_obs. With the cache, the automatic grid
+                                is then the tiles' stride (window width / 2) */
     const lec_follow_cache *cache; /* optional, borrowed: a cache built for this model and
                                       strip (its grid wins over window_grid_px);
                                       NULL = the follower builds its own at create */

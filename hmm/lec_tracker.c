@@ -58,6 +58,10 @@ struct lec_tracker {
     int mode, bad_frames, good_frames, lost_after_frames;
     float agree_s, evid_s; /* smoothed agreement and evidence of the main window */
 
+    /* global observation: per cell, the tile it reads and the bucket in it */
+    int *cell_tile, *cell_bucket;
+    float *rowbuf;         /* (B) soft-max -> logits scratch */
+
     /* tempo */
     float *hist_t, *hist_x; /* (hist_cap) ring of (active time s, x px) */
     int hist_cap, hist_n, hist_head;
@@ -92,6 +96,8 @@ void lec_tracker_config_default(lec_tracker_config *c)
     c->jump_rate_s = 0.05f;
     c->obs_weight = 0.7f;
     c->obs_floor = 0.05f;
+    c->global_obs = 0;
+    c->global_floor_log = -8.0f;
     c->start_x0_px = 0;
     c->start_x1_px = 0;
     c->win_lead = 0.35f;
@@ -209,6 +215,11 @@ static lec_status check_config(const lec_tracker_config *c, lec_error *err)
         return lec_error_set(err, LEC_EINVAL,
                              "tracker: window grid %g px must be a whole number of px >= 0",
                              (double)c->grid_px);
+    if ((c->global_obs != 0 && c->global_obs != 1) || !isfinite(c->global_floor_log) ||
+        c->global_floor_log >= 0 || c->global_floor_log < -80)
+        return lec_error_set(err, LEC_EINVAL,
+                             "tracker: global_obs %d (0 or 1) / floor %g (in [-80, 0)) not sensible",
+                             c->global_obs, (double)c->global_floor_log);
     if (c->scan_windows_per_frame < 1 || c->scan_windows_per_frame > 1024 ||
         c->probe_windows_per_frame < 0 || c->probe_windows_per_frame > 1024)
         return lec_error_set(err, LEC_EINVAL,
@@ -388,6 +399,34 @@ static void set_uniform(lec_tracker *t, int c0, int c1)
         t->alpha[c] = v;
 }
 
+/* Global observation: every cell reads the tile (scan window) whose centre is
+ * nearest, among those that contain it, and the bucket it falls in there. */
+static void global_map(lec_tracker *t)
+{
+    for (int c = 0; c < t->N; c++) {
+        float x = cell_x(t, c);
+        int k0 = (int)lrintf((x - 0.5f * t->win_w) / t->scan_stride), best = -1;
+        float bd = 0;
+        for (int k = k0 - 2; k <= k0 + 2; k++) {
+            if (k < 0 || k >= t->n_scan)
+                continue;
+            float x0 = scan_x0(t, k);
+            if (x < x0 || x >= x0 + t->win_w)
+                continue;
+            float d = fabsf(x - (x0 + 0.5f * t->win_w));
+            if (best < 0 || d < bd) {
+                best = k;
+                bd = d;
+            }
+        }
+        if (best < 0) /* past the last window (a strip narrower than the window) */
+            best = x < scan_x0(t, 0) ? 0 : t->n_scan - 1;
+        int b = (int)((x - scan_x0(t, best)) / t->bw);
+        t->cell_tile[c] = best;
+        t->cell_bucket[c] = b < 0 ? 0 : (b >= t->B ? t->B - 1 : b);
+    }
+}
+
 /* ------------------------------------------------------------ create */
 
 lec_tracker *lec_tracker_create(const lec_tracker_config *cfg, lec_error *err)
@@ -432,7 +471,7 @@ lec_tracker *lec_tracker_create(const lec_tracker_config *cfg, lec_error *err)
         t->n_probe_offsets = 2;
     int extra = c->scan_windows_per_frame > c->probe_windows_per_frame ? c->scan_windows_per_frame
                                                                        : c->probe_windows_per_frame;
-    t->max_win = 2 + extra;
+    t->max_win = c->global_obs ? t->n_scan : 2 + extra;
     t->lost_after_frames = (int)ceilf(c->lost_after_s * c->fps);
     if (t->lost_after_frames < 1)
         t->lost_after_frames = 1;
@@ -451,7 +490,17 @@ lec_tracker *lec_tracker_create(const lec_tracker_config *cfg, lec_error *err)
     t->win_kind = malloc((size_t)t->max_win * sizeof *t->win_kind);
     t->hist_t = malloc((size_t)t->hist_cap * sizeof *t->hist_t);
     t->hist_x = malloc((size_t)t->hist_cap * sizeof *t->hist_x);
-    if (!t->sys_start || !t->sys_end || !t->sys_page || !t->kern || !t->kern_scaled ||
+    t->rowbuf = malloc((size_t)t->B * sizeof *t->rowbuf);
+    if (c->global_obs) {
+        t->cell_tile = malloc(N * sizeof *t->cell_tile);
+        t->cell_bucket = malloc(N * sizeof *t->cell_bucket);
+        if (!t->cell_tile || !t->cell_bucket) {
+            lec_error_set(err, LEC_ENOMEM, "tracker: out of memory for %d cells", t->N);
+            lec_tracker_destroy(t);
+            return NULL;
+        }
+    }
+    if (!t->rowbuf || !t->sys_start || !t->sys_end || !t->sys_page || !t->kern || !t->kern_scaled ||
         !t->alpha || !t->tmp || !t->lik || !t->win_x0 || !t->win_kind || !t->hist_t || !t->hist_x) {
         lec_error_set(err, LEC_ENOMEM, "tracker: out of memory for %d cells", t->N);
         lec_tracker_destroy(t);
@@ -482,6 +531,8 @@ lec_tracker *lec_tracker_create(const lec_tracker_config *cfg, lec_error *err)
     if (t->start_c1 <= t->start_c0)
         t->start_c1 = t->start_c0 + 1;
     t->start_x = s0;
+    if (c->global_obs)
+        global_map(t);
     lec_tracker_reset(t);
     return t;
 }
@@ -502,6 +553,9 @@ void lec_tracker_destroy(lec_tracker *t)
     free(t->win_kind);
     free(t->hist_t);
     free(t->hist_x);
+    free(t->rowbuf);
+    free(t->cell_tile);
+    free(t->cell_bucket);
     free(t);
 }
 
@@ -601,6 +655,19 @@ float lec_tracker_activity_from_db(float level_db, float floor_db, float range_d
 static int plan(lec_tracker *t, float *out, int max)
 {
     int n = 0, cap = t->max_win;
+    if (t->cfg.global_obs) {
+        for (int k = 0; k < t->n_scan; k++) {
+            t->win_x0[k] = scan_x0(t, k);
+            t->win_kind[k] = WIN_SCAN;
+        }
+        t->n_win = t->n_scan;
+        t->planned = 1;
+        int m = t->n_win < max ? t->n_win : max;
+        if (out)
+            for (int i = 0; i < m; i++)
+                out[i] = t->win_x0[i];
+        return m;
+    }
     float xa = main_x0(t);
     t->win_x0[n] = xa;
     t->win_kind[n++] = WIN_MAIN;
@@ -792,6 +859,70 @@ static int observe(lec_tracker *t, const float *p, float x0, float e, float *g, 
     return 1;
 }
 
+/* Row i of rows as logits (is_log) or soft-max probabilities (their logs are
+ * logits up to a per-row constant); 0 if unusable. */
+static const float *row_logits(lec_tracker *t, const float *rows, int i, int is_log)
+{
+    const float *r = rows + (size_t)i * (size_t)t->B;
+    for (int b = 0; b < t->B; b++)
+        if (!isfinite(r[b]) || (!is_log && r[b] < 0))
+            return NULL;
+    if (is_log)
+        return r;
+    double s = 0;
+    for (int b = 0; b < t->B; b++)
+        s += r[b];
+    if (!(s > 0) || !isfinite(s))
+        return NULL;
+    for (int b = 0; b < t->B; b++)
+        t->rowbuf[b] = logf(fmaxf(r[b], 1e-30f));
+    return t->rowbuf;
+}
+
+/* Global observation: every cell's logit from its tile; likelihood
+ * exp(e (z - zmax)) floored at exp(global_floor_log). Cells whose tile was not
+ * evaluated (n < tiles) or whose row is unusable get the floor. Returns how
+ * many rows were usable; *g = log of the likelihood the predicted belief gets
+ * (0 = it sits on the best cell). Needs t->lik sized B: reused per row. */
+static int observe_global(lec_tracker *t, const float *rows, int n, int is_log, float e, float *g)
+{
+    /* pass 1: the best logit over the usable rows */
+    float zmax = -INFINITY;
+    int used = 0;
+    for (int i = 0; i < n; i++) {
+        const float *z = row_logits(t, rows, i, is_log);
+        if (!z)
+            continue;
+        used++;
+        for (int b = 0; b < t->B; b++)
+            zmax = z[b] > zmax ? z[b] : zmax;
+    }
+    if (!used)
+        return 0;
+    float fl = t->cfg.global_floor_log;
+    double before = 0, after = 0;
+    int cur = -1;
+    const float *z = NULL;
+    for (int c = 0; c < t->N; c++) {
+        int k = t->cell_tile[c];
+        if (k != cur) {
+            cur = k;
+            z = k < n ? row_logits(t, rows, k, is_log) : NULL;
+            if (z && !is_log) { /* keep the row: rowbuf is reused */
+                memcpy(t->lik, z, (size_t)t->B * sizeof *t->lik);
+                z = t->lik;
+            }
+        }
+        float l = z ? e * (z[t->cell_bucket[c]] - zmax) : fl;
+        float lik = expf(l > fl ? l : fl);
+        before += t->tmp[c];
+        t->tmp[c] *= lik;
+        after += t->tmp[c];
+    }
+    *g = before > 1e-30 ? (float)log(after / before + 1e-30) : 0.0f;
+    return used;
+}
+
 static void tempo_update(lec_tracker *t, float a)
 {
     if (t->mode != MODE_TRACK || a < 0.5f || t->conf < t->cfg.conf_lost)
@@ -832,8 +963,23 @@ static void tempo_update(lec_tracker *t, float a)
     }
 }
 
+static lec_status update(lec_tracker *t, const float *probs, int n, float activity,
+                         lec_track_state *out, int is_log, lec_error *err);
+
 lec_status lec_tracker_update(lec_tracker *t, const float *probs, int n, float activity,
                               lec_track_state *out, lec_error *err)
+{
+    return update(t, probs, n, activity, out, 0, err);
+}
+
+lec_status lec_tracker_update_logits(lec_tracker *t, const float *logits, int n, float activity,
+                                     lec_track_state *out, lec_error *err)
+{
+    return update(t, logits, n, activity, out, 1, err);
+}
+
+static lec_status update(lec_tracker *t, const float *probs, int n, float activity,
+                         lec_track_state *out, int is_log, lec_error *err)
 {
     if (!t)
         return lec_error_set(err, LEC_EINVAL, "tracker update: NULL tracker");
@@ -848,7 +994,7 @@ lec_status lec_tracker_update(lec_tracker *t, const float *probs, int n, float a
 
     /* consume the scan/probe windows that were evaluated (in silence their
      * observations are ignored, so they are offered again later) */
-    for (int i = 0; i < n && a > 0; i++) {
+    for (int i = 0; i < n && a > 0 && !t->cfg.global_obs; i++) {
         if (t->win_kind[i] == WIN_SCAN)
             scan_take(t, &t->scan);
         else if (t->win_kind[i] == WIN_PROBE)
@@ -862,11 +1008,23 @@ lec_status lec_tracker_update(lec_tracker *t, const float *probs, int n, float a
     int used = 0;
     float g = 0, ev = 0;
     int have_g = 0;
-    if (a > 0) {
+    if (a > 0 && t->cfg.global_obs) {
+        used = n > 0 ? observe_global(t, probs, n, is_log, t->cfg.obs_weight * a, &g) : 0;
+        have_g = used > 0;
+    } else if (a > 0) {
         float e = t->cfg.obs_weight * a;
         for (int i = 0; i < n; i++) {
             float gi = 0, evi = 0;
-            int ok = observe(t, probs + (size_t)i * t->B, t->win_x0[i], e, i == 0 ? &gi : NULL,
+            const float *row = probs + (size_t)i * t->B;
+            if (is_log) { /* logits -> soft-max row */
+                float mx = row[0];
+                for (int b = 1; b < t->B; b++)
+                    mx = row[b] > mx ? row[b] : mx;
+                for (int b = 0; b < t->B; b++)
+                    t->rowbuf[b] = isfinite(mx) ? expf(row[b] - mx) : NAN;
+                row = t->rowbuf;
+            }
+            int ok = observe(t, row, t->win_x0[i], e, i == 0 ? &gi : NULL,
                              i == 0 ? &evi : NULL);
             used += ok;
             if (i == 0 && ok) {
@@ -901,8 +1059,10 @@ lec_status lec_tracker_update(lec_tracker *t, const float *probs, int n, float a
             t->evid_s += k * (ev - t->evid_s);
         }
         if (t->mode == MODE_TRACK) {
+            /* global: no main window, so no evidence measure (the agreement is
+             * the belief's likelihood relative to the best cell of the strip) */
             int bad = t->conf < t->cfg.conf_lost || t->agree_s < t->cfg.agree_lost ||
-                      t->evid_s < t->cfg.evidence_lost;
+                      (!t->cfg.global_obs && t->evid_s < t->cfg.evidence_lost);
             t->bad_frames = bad ? t->bad_frames + 1 : 0;
             if (t->bad_frames >= t->lost_after_frames) {
                 t->mode = MODE_SEARCH;
@@ -913,7 +1073,7 @@ lec_status lec_tracker_update(lec_tracker *t, const float *probs, int n, float a
             }
         } else {
             int good = t->conf >= t->cfg.conf_found && t->agree_s >= t->cfg.agree_found &&
-                       t->evid_s >= t->cfg.evidence_lost;
+                       (t->cfg.global_obs || t->evid_s >= t->cfg.evidence_lost);
             t->good_frames = good ? t->good_frames + 1 : 0;
             if (t->good_frames >= FOUND_FRAMES) {
                 t->mode = MODE_TRACK;

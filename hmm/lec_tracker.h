@@ -70,6 +70,16 @@ typedef struct lec_tracker_config {
     /* --- observations --- */
     float obs_weight;         /* exponent on the likelihood (0.7): frames are correlated */
     float obs_floor;          /* likelihood floor relative to a flat bucket (0.05) */
+    /* --- global observation (hmm/README.md, "Global observation") --- */
+    int global_obs;           /* 1: every frame, windows tiling the whole strip (origins
+                                 k * scan_stride and the last one) are evaluated, and each
+                                 cell takes its logit from the tile where it is most
+                                 central; likelihood exp(obs_weight * (z - max z)), no
+                                 per-window renormalisation and no unobserved cells, so
+                                 the search is implicit. For networks whose logits are
+                                 comparable across windows (the bucket head). 0: the
+                                 belief's windows, as described above */
+    float global_floor_log;   /* per-cell log-likelihood floor below the best cell (-8) */
     /* --- start --- */
     float start_x0_px, start_x1_px; /* start region; if start_x1 <= start_x0: the
                                        systems of the first system's page (all
@@ -144,6 +154,13 @@ int lec_tracker_windows(lec_tracker *t, float *x0_out, int max);
  * rows are renormalised. LEC_EINVAL (state unchanged) if n exceeds the count. */
 lec_status lec_tracker_update(lec_tracker *t, const float *probs, int n, float activity,
                               lec_track_state *out, lec_error *err);
+
+/* The same with raw logits (n, n_buckets) instead of soft-max rows: with
+ * global_obs, logits keep what a per-window soft-max throws away (how well the
+ * best bucket of each window matches, compared across windows). Without
+ * global_obs the rows are turned into soft-max rows first. */
+lec_status lec_tracker_update_logits(lec_tracker *t, const float *logits, int n, float activity,
+                                     lec_track_state *out, lec_error *err);
 
 /* reset, set_position and relocalise discard the windows planned by
  * lec_tracker_windows: call it again before the next update with observations. */

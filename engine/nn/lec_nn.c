@@ -53,6 +53,7 @@ typedef struct opbuf {
 struct lec_nn_ctx {
     const lec_nn_net *net;
     int max_n, training, last_n, last_train;
+    int max_tower_n; /* batch limit of the two towers (<= max_n with lec_nn_ctx_create_eval) */
     int want_input_grad;
     float *mem;
     opbuf *b;
@@ -485,8 +486,28 @@ static size_t op_ws(const op *o, int n)
     return nb * per;
 }
 
+static lec_nn_ctx *ctx_create(const lec_nn_net *net, int max_batch, int tower_batch,
+                              int training, lec_error *err);
+
 lec_nn_ctx *lec_nn_ctx_create(const lec_nn_net *net, int max_batch, int training,
                               lec_error *err)
+{
+    return ctx_create(net, max_batch, max_batch, training, err);
+}
+
+lec_nn_ctx *lec_nn_ctx_create_eval(const lec_nn_net *net, int tower_batch, int head_batch,
+                                   lec_error *err)
+{
+    if (tower_batch < 1 || tower_batch > head_batch) {
+        lec_error_set(err, LEC_EINVAL, "network: tower batch %d outside 1..%d (the head's)",
+                      tower_batch, head_batch);
+        return NULL;
+    }
+    return ctx_create(net, head_batch, tower_batch, 0, err);
+}
+
+static lec_nn_ctx *ctx_create(const lec_nn_net *net, int max_batch, int tower_batch,
+                              int training, lec_error *err)
 {
     if (max_batch < 1 || max_batch > 65536) {
         lec_error_set(err, LEC_EINVAL, "network: bad maximum batch size %d", max_batch);
@@ -503,8 +524,9 @@ lec_nn_ctx *lec_nn_ctx_create(const lec_nn_net *net, int max_batch, int training
     }
     ctx->net = net;
     ctx->max_n = max_batch;
+    ctx->max_tower_n = tower_batch;
     ctx->training = training ? 1 : 0;
-    const size_t N = (size_t)max_batch;
+    const size_t N = (size_t)max_batch, NT = (size_t)tower_batch;
     const lec_nn_arch *a = &net->arch;
     /* two passes: size, then carve (each piece rounded to 16 floats) */
     float *base = NULL;
@@ -517,13 +539,14 @@ lec_nn_ctx *lec_nn_ctx_create(const lec_nn_net *net, int max_batch, int training
             (ptr) = base + off;                                                \
         off += (n_ + 15) & ~(size_t)15;                                        \
     } while (0)
-        CARVE(ctx->xs, N * a->score_h * a->score_w);
-        CARVE(ctx->xa, N * a->spec_bands * a->spec_frames);
+        CARVE(ctx->xs, NT * a->score_h * a->score_w);
+        CARVE(ctx->xa, NT * a->spec_bands * a->spec_frames);
         size_t wsmax = 0;
         for (int i = 0; i < net->n_ops; i++) {
             const op *o = &net->ops[i];
             opbuf *b = &ctx->b[i];
-            size_t ou = N * o->out_c * o->out_h * o->out_w * o->rows;
+            const int tower_op = i < net->n_score + net->n_spec;
+            size_t ou = (tower_op ? NT : N) * o->out_c * o->out_h * o->out_w * o->rows;
             CARVE(b->out, ou);
             if (o->bn && training)
                 CARVE(b->z, ou); /* the BN input must survive until backward */
@@ -531,7 +554,7 @@ lec_nn_ctx *lec_nn_ctx_create(const lec_nn_net *net, int max_batch, int training
                 CARVE(b->mean, o->out_c);
                 CARVE(b->rstd, o->out_c);
             }
-            size_t ws = op_ws(o, max_batch);
+            size_t ws = op_ws(o, tower_op ? tower_batch : max_batch);
             if (ws > wsmax)
                 wsmax = ws;
         }
@@ -575,6 +598,7 @@ void lec_nn_ctx_destroy(lec_nn_ctx *ctx)
 }
 
 int lec_nn_ctx_max_batch(const lec_nn_ctx *ctx) { return ctx->max_n; }
+int lec_nn_ctx_max_tower_batch(const lec_nn_ctx *ctx) { return ctx->max_tower_n; }
 const float *lec_nn_ctx_logits(const lec_nn_ctx *ctx) { return ctx->b[ctx->net->n_ops - 1].out; }
 const float *lec_nn_ctx_probs(const lec_nn_ctx *ctx) { return ctx->probs; }
 const float *lec_nn_ctx_dscore(const lec_nn_ctx *ctx) { return ctx->dscore; }
@@ -708,9 +732,9 @@ static void normalise(float *dst, const float *src, size_t n, float mean, float 
 lec_status lec_nn_forward(lec_nn_ctx *ctx, const float *score, const float *spec, int n,
                           lec_nn_mode mode, uint64_t seed, uint64_t sample0, lec_error *err)
 {
-    if (n < 1 || n > ctx->max_n)
+    if (n < 1 || n > ctx->max_tower_n)
         return lec_error_set(err, LEC_EINVAL, "network: batch of %d outside 1..%d", n,
-                             ctx->max_n);
+                             ctx->max_tower_n);
     if (mode == LEC_NN_TRAIN && !ctx->training)
         return lec_error_set(err, LEC_EINVAL, "network: TRAIN forward on an inference context");
     const lec_nn_net *net = ctx->net;
@@ -790,6 +814,14 @@ static lec_status check_n(const lec_nn_ctx *ctx, int n, lec_error *err)
     return LEC_OK;
 }
 
+static lec_status check_tower_n(const lec_nn_ctx *ctx, int n, lec_error *err)
+{
+    if (n < 1 || n > ctx->max_tower_n)
+        return lec_error_set(err, LEC_EINVAL, "network: tower batch of %d outside 1..%d", n,
+                             ctx->max_tower_n);
+    return LEC_OK;
+}
+
 /* Ops [first, last) on n samples from in; returns the last output (or in). */
 static const float *run_ops(lec_nn_ctx *ctx, int first, int last, const float *in, int n)
 {
@@ -803,7 +835,7 @@ static const float *run_ops(lec_nn_ctx *ctx, int first, int last, const float *i
 lec_status lec_nn_forward_score_tower(lec_nn_ctx *ctx, const float *score, int n, float *emb,
                                       lec_error *err)
 {
-    if (check_n(ctx, n, err))
+    if (check_tower_n(ctx, n, err))
         return err->code;
     const lec_nn_net *net = ctx->net;
     const lec_nn_arch *a = &net->arch;
@@ -817,7 +849,7 @@ lec_status lec_nn_forward_score_tower(lec_nn_ctx *ctx, const float *score, int n
 lec_status lec_nn_forward_spec_tower(lec_nn_ctx *ctx, const float *spec, int n, float *emb,
                                      lec_error *err)
 {
-    if (check_n(ctx, n, err))
+    if (check_tower_n(ctx, n, err))
         return err->code;
     const lec_nn_net *net = ctx->net;
     const lec_nn_arch *a = &net->arch;

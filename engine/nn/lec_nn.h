@@ -109,6 +109,15 @@ double lec_nn_net_flops_train(const lec_nn_net *net);
 /* training = 0: forward in evaluation mode only (no gradient memory). */
 lec_nn_ctx *lec_nn_ctx_create(const lec_nn_net *net, int max_batch, int training,
                               lec_error *err);
+/* An evaluation-only context whose two towers take at most tower_batch
+ * samples and whose head takes head_batch (>= tower_batch): the follower's,
+ * which runs the spectrogram tower on one excerpt per frame and the head on
+ * hundreds of windows (lec_nn_forward_head_parts). lec_nn_forward (the whole
+ * network) then takes at most tower_batch. Memory: the towers' activations
+ * for tower_batch samples only. */
+lec_nn_ctx *lec_nn_ctx_create_eval(const lec_nn_net *net, int tower_batch, int head_batch,
+                                   lec_error *err);
+int lec_nn_ctx_max_tower_batch(const lec_nn_ctx *ctx);
 void lec_nn_ctx_destroy(lec_nn_ctx *ctx); /* NULL-safe */
 int lec_nn_ctx_max_batch(const lec_nn_ctx *ctx);
 

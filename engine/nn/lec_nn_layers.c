@@ -533,6 +533,28 @@ void lec_nn_batchnorm_act_forward_eval(float *out, const float *in, const float 
                                        const float *beta, const float *running_mean,
                                        const float *running_var, int act, int N, int C, int S)
 {
+    if (S == 1) {
+        /* after a dense layer (the bucket head: n x B rows of C): per row, the
+         * per-channel affine, then the activation vectorised over the row;
+         * one affine_act call per value would cost more than the layer */
+        float a[256], bb[256];
+        for (int c0 = 0; c0 < C; c0 += 256) {
+            int m = C - c0 < 256 ? C - c0 : 256;
+            for (int c = 0; c < m; c++) {
+                a[c] = gamma[c0 + c] / sqrtf(running_var[c0 + c] + LEC_NN_BN_EPS);
+                bb[c] = beta[c0 + c] - running_mean[c0 + c] * a[c];
+            }
+            for (int n = 0; n < N; n++) {
+                float *y = out + (size_t)n * C + c0;
+                const float *x = in + (size_t)n * C + c0;
+                for (int c = 0; c < m; c++)
+                    y[c] = x[c] * a[c] + bb[c];
+                if (act >= 0)
+                    affine_act(y, y, 1.0f, 0.0f, act, (size_t)m); /* x*1 + 0 is exact */
+            }
+        }
+        return;
+    }
     for (int c = 0; c < C; c++) {
         float a = gamma[c] / sqrtf(running_var[c] + LEC_NN_BN_EPS);
         float bb = beta[c] - running_mean[c] * a;

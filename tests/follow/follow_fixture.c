@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "lec_source.h"
 #include "lec_spec.h"
 #include "lec_util.h"
 
@@ -18,6 +19,31 @@
 static const int sys_page[FIX_N_SYSTEMS] = {0, 0, 1};
 static const double sys_top[FIX_N_SYSTEMS] = {100, 250, 150}; /* top staff line, page y */
 static const int pitches[8] = {60, 62, 64, 65, 67, 69, 71, 72};
+
+float *fix_read_audio(const char *path, size_t *n)
+{
+    lec_source_config sc;
+    lec_source_config_default(&sc);
+    sc.kind = LEC_SOURCE_FILE;
+    sc.path = path;
+    lec_error err;
+    lec_source *s = lec_source_create(&sc, &err);
+    if (!s) {
+        fprintf(stderr, "%s\n", err.msg);
+        return NULL;
+    }
+    size_t cap = (size_t)(lec_source_duration_s(s) * FIX_SR) + 2 * FIX_SR, len = 0;
+    float *x = malloc(sizeof(float) * cap);
+    while (x && len < cap) {
+        size_t got = 0;
+        if (lec_source_read(s, x + len, cap - len, &got, 0, &err) || got == 0)
+            break;
+        len += got;
+    }
+    lec_source_destroy(s);
+    *n = len;
+    return x;
+}
 
 double fix_event_time(int e, double tf) { return FIX_LEAD_S + e * FIX_IOI_S / tf; }
 int fix_event_pitch(int e) { return pitches[(e * 3) % 8]; }

@@ -6,6 +6,8 @@
 #ifndef FOLLOW_FIXTURE_H
 #define FOLLOW_FIXTURE_H
 
+#include <stddef.h>
+
 #include "lec_model.h"
 #include "lec_nn.h"
 
@@ -23,6 +25,10 @@ typedef struct fix_opts {
 
 /* Writes the bundle into dir (created). Returns 0, or -1 (message on stderr). */
 int fix_write_bundle(const char *dir, const fix_opts *o);
+
+/* An audio file (a rendering of the bundle) read whole, mono at the engine's
+ * default rate (FIX_SR); *n samples. NULL (message on stderr) on failure. */
+float *fix_read_audio(const char *path, size_t *n);
 
 /* Time of event e in a rendering with tempo factor tf. */
 double fix_event_time(int e, double tf);

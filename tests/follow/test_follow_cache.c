@@ -28,29 +28,6 @@
 #include "lec_tracker.h"
 #include "lec_util.h"
 
-static float *read_audio(const char *path, size_t *n)
-{
-    lec_source_config sc;
-    lec_source_config_default(&sc);
-    sc.kind = LEC_SOURCE_FILE;
-    sc.path = path;
-    lec_error err;
-    lec_source *s = lec_source_create(&sc, &err);
-    if (!s)
-        return NULL;
-    size_t cap = (size_t)(lec_source_duration_s(s) * 22050) + 44100, len = 0;
-    float *x = malloc(sizeof(float) * cap);
-    while (x && len < cap) {
-        size_t got = 0;
-        if (lec_source_read(s, x + len, cap - len, &got, 0, &err) || got == 0)
-            break;
-        len += got;
-    }
-    lec_source_destroy(s);
-    *n = len;
-    return x;
-}
-
 /* ---- the tracker's grid */
 static void test_tracker_grid(void)
 {
@@ -180,8 +157,11 @@ static void perturb_bn(lec_nn_net *net)
     }
 }
 
+/* global: the tracker's observation mode (-1 automatic). In the global mode an
+ * untrained network's logits are near-ties all over the strip, so rounding
+ * can move the position: there only windows and probabilities must agree. */
 static void compare_paths(const char *what, const lec_follow_model *m, const lec_piece *piece,
-                          const float *x, size_t n)
+                          const float *x, size_t n, int global)
 {
     lec_error err;
     lec_follower_config ca;
@@ -189,6 +169,7 @@ static void compare_paths(const char *what, const lec_follow_model *m, const lec
     ca.model = m;
     ca.piece = piece;
     ca.start = LEC_FOLLOW_START_ANYWHERE;
+    ca.global_obs = global;
     lec_follower *a = lec_follower_create(&ca, &err);
     CHECKF(a != NULL, "%s: %s", what, err.msg);
     lec_follower_config cb = ca;
@@ -205,7 +186,7 @@ static void compare_paths(const char *what, const lec_follow_model *m, const lec
         CHECKF(c.frames > 250 && c.frames_net > c.frames / 2, "%s: %d frames", what, c.frames);
         /* the same windows every frame; positions equal up to the rounding of
          * the probabilities (the tracker refines x continuously) */
-        CHECKF(c.same_windows == c.frames && c.max_dx < 0.01,
+        CHECKF(c.same_windows == c.frames && (global == 1 || c.max_dx < 0.01),
                "%s: windows differ in %d of %d frames, positions by up to %g px", what,
                c.frames - c.same_windows, c.frames, c.max_dx);
         CHECKF(c.max_dp < 1e-5, "%s: probabilities differ by %g", what, c.max_dp);
@@ -234,7 +215,7 @@ int main(void)
         return lec_test_finish("test_follow_cache");
     lec_piece_path(piece, lec_piece_renderings(piece)[0].audio, apath, sizeof apath);
     size_t n = 0;
-    float *x = read_audio(apath, &n);
+    float *x = fix_read_audio(apath, &n);
     CHECK(x != NULL && n > 22050 * 10);
     const lec_nn_net *net = lec_follow_model_net(model);
     const lec_nn_arch *arch = lec_nn_net_arch(net);
@@ -289,7 +270,7 @@ int main(void)
     }
 
     /* ---- cached vs full forward, the same grid, frame by frame */
-    compare_paths("plain head (BN identity)", model, piece, x, n);
+    compare_paths("plain head (BN identity)", model, piece, x, n, -1);
     {
         lec_nn_net *n2 = lec_nn_net_create(arch, &err);
         memcpy(lec_nn_net_params(n2), lec_nn_net_params_const(net),
@@ -300,7 +281,7 @@ int main(void)
         lec_follow_model *m2 = lec_follow_model_from_net(n2, &info, 0, "bn", &err);
         CHECKF(m2 != NULL, "%s", err.msg);
         if (m2)
-            compare_paths("plain head, random BN statistics", m2, piece, x, n);
+            compare_paths("plain head, random BN statistics", m2, piece, x, n, -1);
         lec_follow_model_destroy(m2);
         lec_nn_net_destroy(n2);
     }
@@ -320,8 +301,10 @@ int main(void)
             fix_tiny_info(&info, &ab);
             lec_follow_model *m3 = lec_follow_model_from_net(n3, &info, 0, "bucket", &err);
             CHECKF(m3 != NULL, "%s", err.msg);
-            if (m3)
-                compare_paths("bucket head", m3, piece, x, n);
+            if (m3) {
+                compare_paths("bucket head, belief windows", m3, piece, x, n, 0);
+                compare_paths("bucket head, global", m3, piece, x, n, 1);
+            }
             lec_follow_model_destroy(m3);
             lec_nn_net_destroy(n3);
         }

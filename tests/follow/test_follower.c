@@ -26,60 +26,8 @@
 #include "lec_source.h"
 #include "lec_spec.h"
 #include "lec_test.h"
+#include "lec_test_alloc.h"
 #include "lec_util.h"
-
-/* ---- allocation counter (linked with -Wl,--wrap=malloc,...) ---- */
-void *__real_malloc(size_t n);
-void *__real_calloc(size_t n, size_t m);
-void *__real_realloc(void *p, size_t n);
-void __real_free(void *p);
-static long g_allocs;
-void *__wrap_malloc(size_t n)
-{
-    g_allocs++;
-    return __real_malloc(n);
-}
-void *__wrap_calloc(size_t n, size_t m)
-{
-    g_allocs++;
-    return __real_calloc(n, m);
-}
-void *__wrap_realloc(void *p, size_t n)
-{
-    g_allocs++;
-    return __real_realloc(p, n);
-}
-void __wrap_free(void *p)
-{
-    if (p)
-        g_allocs++;
-    __real_free(p);
-}
-
-static float *read_audio(const char *path, size_t *n)
-{
-    lec_source_config sc;
-    lec_source_config_default(&sc);
-    sc.kind = LEC_SOURCE_FILE;
-    sc.path = path;
-    lec_error err;
-    lec_source *s = lec_source_create(&sc, &err);
-    if (!s) {
-        fprintf(stderr, "%s\n", err.msg);
-        return NULL;
-    }
-    size_t cap = (size_t)(lec_source_duration_s(s) * 22050) + 44100, len = 0;
-    float *x = malloc(sizeof(float) * cap);
-    while (x && len < cap) {
-        size_t got = 0;
-        if (lec_source_read(s, x + len, cap - len, &got, 0, &err) || got == 0)
-            break;
-        len += got;
-    }
-    lec_source_destroy(s);
-    *n = len;
-    return x;
-}
 
 /* Runs the follower over x in chunks of `chunk` samples (0 = random sizes);
  * returns the outputs (malloc'd), their count in *n_out. */
@@ -190,7 +138,7 @@ int main(void)
         return lec_test_finish("test_follower");
     lec_piece_path(piece, lec_piece_renderings(piece)[0].audio, apath, sizeof apath);
     size_t n = 0;
-    float *x = read_audio(apath, &n);
+    float *x = fix_read_audio(apath, &n);
     CHECK(x != NULL && n > 22050 * 10);
 
     lec_follow_model *model = lec_follow_model_load(mpath, &err);
@@ -272,7 +220,7 @@ int main(void)
         lec_follow_out o1[64];
         size_t used;
         lec_follower_process(f, x, 22050 * 3, &used, o1, 64, &err); /* warm up */
-        long before = g_allocs;
+        long before = lec_test_allocs();
         int got = 0;
         for (size_t i = 22050 * 3; i + 2205 <= n; i += 2205) {
             got += lec_follower_process(f, x + i, 2205, &used, o1, 64, &err);
@@ -284,7 +232,8 @@ int main(void)
                 lec_follower_restart(f);
             }
         }
-        CHECKF(g_allocs == before, "%ld allocations in %d frames", g_allocs - before, got);
+        long allocs = lec_test_allocs() - before;
+        CHECKF(allocs == 0, "%ld allocations in %d frames", allocs, got);
         CHECK(got > 100);
     }
 

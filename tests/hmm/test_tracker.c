@@ -692,6 +692,147 @@ static void test_metrics_of_run(void)
     lec_tracker_destroy(t);
 }
 
+/* (g) global observation: every frame the tracker asks for windows tiling the
+ * whole strip and gets raw logits. A synthetic network: each bucket's logit is
+ * a bump of height 6 at the true position (sd one bucket) plus Gaussian noise
+ * (sd 0.5), and 3% of frames a false bump of height 7 somewhere else. It must
+ * follow a performance with a silence and a fermata, at 0.6x and 1.6x, and
+ * recover from a jump back of 4 bars and ahead of 2 systems within 2 s. */
+static uint32_t g_rng = 1;
+static float g_unif(void)
+{
+    g_rng = g_rng * 1664525u + 1013904223u;
+    return ((float)(g_rng >> 8) + 0.5f) / 16777216.0f;
+}
+static float g_normal(void)
+{
+    return sqrtf(-2.0f * logf(g_unif())) * cosf(6.2831853f * g_unif());
+}
+
+static void simulate_global(const scenario *sc, lec_tracker *t)
+{
+    lec_simperf_config syc;
+    lec_simperf_config_default(&syc);
+    syc.seed = sc->seed;
+    lec_error err;
+    lec_simperf *sy = lec_simperf_create(&syc, &err);
+    CHECK(sy != NULL);
+    if (!sy)
+        return;
+    g_rng = sc->seed;
+    int maxw = lec_tracker_max_windows(t), B = lec_tracker_n_buckets(t);
+    float bw = lec_tracker_win_w_px(t) / (float)B;
+    float *x0 = malloc((size_t)maxw * sizeof *x0);
+    float *z = malloc((size_t)maxw * B * sizeof *z);
+    float x = sc->x_start;
+    int jumped = 0;
+    R.n = (int)(sc->duration_s * FPS);
+    if (R.n > MAXF)
+        R.n = MAXF;
+    R.allocs = 0;
+    for (int f = 0; f < R.n; f++) {
+        float tt = (float)f / FPS;
+        int silent = tt >= sc->silence_t0 && tt < sc->silence_t1;
+        int fermata = tt >= sc->fermata_t0 && tt < sc->fermata_t1;
+        if (!jumped && sc->jump_px != 0 && tt >= sc->jump_t) {
+            x += sc->jump_px;
+            jumped = 1;
+        }
+        if (!silent && !fermata && f > 0)
+            x = lec_simperf_step(sy, x, tt < sc->t_switch ? sc->tempo_a : sc->tempo_b);
+        long a0 = n_alloc;
+        int n = lec_tracker_windows(t, x0, maxw);
+        R.allocs += n_alloc - a0;
+        float xf = g_unif() < 0.03f ? g_unif() * NS * SYS_W : -1e9f; /* a false bump */
+        for (int i = 0; i < n; i++)
+            for (int b = 0; b < B; b++) {
+                float xc = x0[i] + ((float)b + 0.5f) * bw, d = (xc - x) / bw, df = (xc - xf) / bw;
+                z[(size_t)i * B + b] = 6.0f * expf(-0.5f * d * d) + 7.0f * expf(-0.5f * df * df) +
+                                       0.5f * g_normal();
+            }
+        lec_track_state st;
+        a0 = n_alloc;
+        lec_status s = lec_tracker_update_logits(t, z, n, silent ? 0.0f : 1.0f, &st, &err);
+        R.allocs += n_alloc - a0;
+        CHECK(s == LEC_OK);
+        R.x_true[f] = x;
+        R.x_est[f] = st.x_px;
+        R.lost[f] = st.lost;
+        R.n_win[f] = n;
+    }
+    free(x0);
+    free(z);
+    lec_simperf_destroy(sy);
+}
+
+static lec_tracker *make_global(void)
+{
+    lec_tracker_config c;
+    tracker_cfg(&c);
+    c.global_obs = 1;
+    lec_error err;
+    lec_tracker *t = lec_tracker_create(&c, &err);
+    CHECKF(t != NULL, "%s", err.msg);
+    return t;
+}
+
+static void test_global(void)
+{
+    lec_tracker *t = make_global();
+    if (!t)
+        return;
+    /* tiles: stride win_w / 2 over a 9000 px strip -> 44 windows, all asked for */
+    CHECKF(lec_tracker_max_windows(t) == 44, "%d tiles", lec_tracker_max_windows(t));
+    const float tempi[2] = {0.6f, 1.6f};
+    for (int k = 0; k < 2; k++) {
+        lec_tracker_reset(t);
+        scenario s = base("global: silence + fermata");
+        s.tempo_a = s.tempo_b = tempi[k];
+        s.duration_s = 40;
+        s.silence_t0 = 10, s.silence_t1 = 14;
+        s.fermata_t0 = 20, s.fermata_t1 = 22;
+        simulate_global(&s, t);
+        report(s.name, 2 * FPS);
+        CHECKF(frac_within(2 * FPS, R.n, 2 * SS) >= 0.95, "tempo %.1f: within 2 ss %.3f",
+               (double)tempi[k], frac_within(2 * FPS, R.n, 2 * SS));
+        CHECKF(R.n_win[5] == 44 && R.allocs == 0, "%d windows, %ld allocations", R.n_win[5],
+               R.allocs);
+        /* no motion in the silence (truth still) */
+        CHECKF(fabsf(R.x_est[13 * FPS] - R.x_est[11 * FPS]) <= SS, "moved %.1f px in silence",
+               (double)fabsf(R.x_est[13 * FPS] - R.x_est[11 * FPS]));
+    }
+    const float jumps[2] = {-4 * BAR, 2 * SYS_W};
+    for (int k = 0; k < 2; k++) {
+        lec_tracker_reset(t);
+        scenario s = base(k ? "global: jump ahead 2 systems" : "global: jump back 4 bars");
+        s.duration_s = 30;
+        s.jump_t = 20;
+        s.jump_px = jumps[k];
+        simulate_global(&s, t);
+        report(s.name, 2 * FPS);
+        int fr = recovered_at(20 * FPS, 2 * SS, FPS / 2);
+        CHECKF(fr >= 0 && fr - 20 * FPS <= 2 * FPS, "%s: recovered at frame %d", s.name, fr);
+        CHECK(frac_within(2 * FPS, 20 * FPS, 2 * SS) >= 0.95);
+    }
+    /* soft-max rows are accepted too (their logs are the logits) */
+    float x0[64], p[64 * 40];
+    int n = lec_tracker_windows(t, x0, 64);
+    for (int i = 0; i < n * 40; i++)
+        p[i] = 1.0f / 40;
+    lec_track_state st;
+    lec_error err;
+    CHECK(lec_tracker_update(t, p, n, 1.0f, &st, &err) == LEC_OK && st.n_windows_used == n);
+    lec_tracker_destroy(t);
+    /* bad settings */
+    lec_tracker_config c;
+    tracker_cfg(&c);
+    c.global_obs = 2;
+    CHECK(lec_tracker_create(&c, &err) == NULL && strstr(err.msg, "global_obs"));
+    c.global_obs = 1;
+    c.global_floor_log = 0;
+    CHECK(lec_tracker_create(&c, &err) == NULL && strstr(err.msg, "global_obs"));
+}
+
 int main(void)
 {
     verbose = getenv("LEC_TRACKER_VERBOSE") != NULL;
@@ -701,6 +842,7 @@ int main(void)
     test_tempi();
     test_jump();
     test_start_mid_page();
+    test_global();
     test_metrics_of_run();
     return lec_test_finish("test_tracker");
 }

@@ -192,6 +192,31 @@ static void run_case(const arch_case *c)
         CHECK(isnan(lec_nn_backward(tctx, tg, 1, 1.0f, 0, 0)));
         lec_nn_ctx_destroy(tctx);
     }
+    /* the follower's context: towers for one sample, head for N: the same
+     * logits (spectrogram tower on one excerpt, then N windows' head parts) */
+    lec_nn_ctx *ectx = lec_nn_ctx_create_eval(net, 1, N, &err);
+    CHECK(ectx != NULL && lec_nn_ctx_max_tower_batch(ectx) == 1 && lec_nn_ctx_max_batch(ectx) == N);
+    if (ectx) {
+        float *emb1 = malloc(sizeof(float) * ea), *part1 = malloc(sizeof(float) * hs);
+        CHECK(lec_nn_forward_spec_tower(ectx, spec + 2 * na, 1, emb1, &err) == LEC_OK);
+        lec_nn_head_spec_part(net, emb1, part1);
+        CHECK(lec_nn_head_score_part(net, emb_s, N, part_s, &err) == LEC_OK);
+        for (int s = 0; s < N; s++)
+            ptr[s] = part_s + (size_t)s * hp;
+        CHECK(lec_nn_forward_head_parts(ectx, ptr, part1, N, &err) == LEC_OK);
+        d = max_abs_diff(lec_nn_ctx_logits(ectx), full_rep, (size_t)N * K, NULL);
+        CHECKF(d <= tol, "%s: eval context: max diff %g > %g", c->name, d, tol);
+        /* the towers refuse more than their batch; so does the whole network */
+        CHECK(lec_nn_forward_spec_tower(ectx, spec, 2, emb_a, &err) == LEC_EINVAL &&
+              strstr(err.msg, "tower batch"));
+        CHECK(lec_nn_forward_score_tower(ectx, score, 2, emb_s, &err) == LEC_EINVAL);
+        CHECK(lec_nn_forward(ectx, score, spec, 2, LEC_NN_EVAL, 0, 0, &err) == LEC_EINVAL);
+        CHECK(lec_nn_forward(ectx, score, spec, 1, LEC_NN_EVAL, 0, 0, &err) == LEC_OK);
+        free(emb1), free(part1);
+        lec_nn_ctx_destroy(ectx);
+    }
+    CHECK(lec_nn_ctx_create_eval(net, 2, 1, &err) == NULL && strstr(err.msg, "tower batch"));
+
     printf("  %-28s score emb %4zu, spec emb %4zu, head part %4zu + %3zu floats: ok\n",
            c->name, es, ea, hp, hs);
     lec_nn_ctx_destroy(ctx);
