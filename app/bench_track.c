@@ -44,6 +44,11 @@ static void help(FILE *out)
             "options:\n"
             "  --audio NAME    rendering [the first]\n"
             "  --seconds S     follow only the first S seconds [all]\n"
+            "  --baseline-seconds S  the baselines without the cache (the follower without\n"
+            "                  it, the full forward of the recorded windows) run on the\n"
+            "                  first S seconds only [30]: with the global observation\n"
+            "                  (bucket-head models) a frame evaluates every tile of the\n"
+            "                  strip, and the full forward of all of them is ~100x dearer\n"
             "  --net-every K   run the network on every K-th frame only [1]\n"
             "  --oracle        the network still runs on every window (its cost is real),\n"
             "                  but the tracker is fed the ground truth (lec_eval_oracle_softmax,\n"
@@ -140,13 +145,6 @@ static lec_follow_model *random_model(int win_w, int win_h, double ss, int bucke
     lec_nn_arch_default(&a);
     lec_model_info info;
     lec_model_info_default(&info);
-    lec_spec_config sc;
-    lec_spec_config_default(&sc);
-    lec_spec *sp = lec_spec_create(&sc, err);
-    if (!sp)
-        return NULL;
-    a.spec_bands = lec_spec_n_bands(sp);
-    lec_spec_destroy(sp);
     if (win_w > 0)
         a.score_w = win_w, a.score_h = win_h;
     if (buckets > 0)
@@ -161,16 +159,10 @@ static lec_follow_model *random_model(int win_w, int win_h, double ss, int bucke
     info.buckets = a.n_out;
     if (ss > 0)
         info.staff_space_px = ss;
-    lec_nn_net *net = lec_nn_net_create(&a, err);
-    if (!net)
-        return NULL;
-    lec_nn_net_init(net, 1);
     char name[160];
     snprintf(name, sizeof name, "random weights, %dx%d window at %g px/staff space%s",
              a.score_w, a.score_h, info.staff_space_px, bucket_head ? ", bucket head" : "");
-    lec_follow_model *m = lec_follow_model_from_net(net, &info, 0, name, err);
-    lec_nn_net_destroy(net);
-    return m;
+    return lec_eval_random_model(&a, &info, name, err);
 }
 
 static void cache_progress(void *user, int64_t done, int64_t total)
@@ -208,7 +200,7 @@ int lec_bench_track(int argc, char **argv)
     }
     const char *model_path = NULL, *bundle = NULL, *audio_name = NULL;
     const char *score_layers = NULL, *head_layers = NULL;
-    double seconds = 0, staff_space = 0;
+    double seconds = 0, staff_space = 0, base_seconds = 30;
     int use_oracle = 0, net_every = 1, grid = 0, win_w = 0, win_h = 0, buckets = 0;
     int bucket_head = 0;
     for (int i = 1; i < argc; i++) {
@@ -223,6 +215,8 @@ int lec_bench_track(int argc, char **argv)
             use_oracle = 1;
         else if (!strcmp(argv[i], "--seconds") && has)
             seconds = atof(argv[++i]);
+        else if (!strcmp(argv[i], "--baseline-seconds") && has)
+            base_seconds = atof(argv[++i]);
         else if (!strcmp(argv[i], "--grid") && has)
             grid = atoi(argv[++i]);
         else if (!strcmp(argv[i], "--window") && has) {
@@ -454,7 +448,12 @@ int lec_bench_track(int argc, char **argv)
     fc2.window_grid_px = grid;
     g = lec_follower_create(&fc2, &err);
     size_t k2 = 0;
-    if (!g || run_follower(g, audio, n, o2, c_nocache, &k2, &err)) {
+    /* the baselines on the first base_seconds only (ratios over the same frames) */
+    size_t n_base = base_seconds > 0 && (size_t)(base_seconds * mi->sample_rate) < n
+                        ? (size_t)(base_seconds * mi->sample_rate)
+                        : n;
+    double base_s = (double)n_base / mi->sample_rate;
+    if (!g || run_follower(g, audio, n_base, o2, c_nocache, &k2, &err)) {
         fprintf(stderr, "lectern bench track: %s\n", err.msg);
         goto out;
     }
@@ -497,7 +496,8 @@ int lec_bench_track(int argc, char **argv)
         goto out;
     }
     double full_total = 0, cached_total = 0, cpu_full = 0, cpu_cached = 0, max_dp = 0;
-    for (size_t i = 0; i < nf; i++) {
+    size_t nf_base = k2 < nf ? k2 : nf;
+    for (size_t i = 0; i < nf_base; i++) {
         int w = n_rec[i];
         if (w == 0)
             continue;
@@ -587,10 +587,17 @@ int lec_bench_track(int argc, char **argv)
     print_stats(" - tracker part", t_all, nf, audio_s, follower_total);
     for (size_t i = 0; i < k2; i++)
         t_all[i] = o2[i].cost_s;
-    print_stats("follower without cache", t_all, k2, audio_s, follower_total);
+    if (nf_base < nf)
+        printf("baselines without the cache: the first %.1f s (%zu frames) only "
+               "(--baseline-seconds); %% of the follower's time over those frames\n",
+               base_s, nf_base);
+    double follower_base = 0;
+    for (size_t i = 0; i < nf_base; i++)
+        follower_base += out[i].cost_s;
+    print_stats("follower without cache", t_all, k2, base_s, follower_base);
     printf("isolated, same run, same windows and inputs (frames without windows cost 0):\n");
-    print_stats("network before (full)", t_full, nf, audio_s, follower_total);
-    print_stats("network after (cache)", t_cached, nf, audio_s, follower_total);
+    print_stats("network before (full)", t_full, nf_base, base_s, follower_base);
+    print_stats("network after (cache)", t_cached, nf_base, base_s, follower_base);
     for (size_t i = 0; i < k3; i++)
         t_all[i] = o3[i].cost_track_s;
     print_stats("tracker only (replay)", t_all, k3, audio_s, follower_total);
@@ -598,21 +605,25 @@ int lec_bench_track(int argc, char **argv)
            "processes;%s):\n",
            use_oracle ? " the follower's includes the --oracle observer" : "");
     print_stats("follower (all)", c_follow, nf, audio_s, 0);
-    print_stats("follower without cache", c_nocache, k2, audio_s, 0);
-    print_stats("network before (full)", c_full, nf, audio_s, 0);
-    print_stats("network after (cache)", c_cached, nf, audio_s, 0);
+    print_stats("follower without cache", c_nocache, k2, base_s, 0);
+    print_stats("network before (full)", c_full, nf_base, base_s, 0);
+    print_stats("network after (cache)", c_cached, nf_base, base_s, 0);
     printf("  (soft-max of the cached path vs the full forward: max |difference| %.2g over "
            "%ld windows; follower without the cache: %zu of %zu positions identical; "
-           "replayed tracker reproduced %zu of %zu positions exactly)\n",
-           max_dp, total_windows, same_pos, nf, same, nf);
+           "replayed tracker reproduced %zu of %zu positions exactly%s)\n",
+           max_dp, total_windows, same_pos, k2, same, nf,
+           !use_oracle && lec_nn_net_arch(lec_follow_model_net(model))->bucket_head
+               ? "; with the global observation the replay gets soft-max rows, not the "
+                 "logits, so positions differ: it measures the tracker's cost"
+               : "");
     printf("\nFIGURE: follower %.1fx real time on one core with the score-window cache "
            "(target >= 50x), %.1fx without it; network alone %.1fx -> %.1fx real time "
            "(%.1fx cheaper) with the cache; the network is %.0f%% of the follower's time, "
            "the tracker %.0f%%.\n",
            follower_total > 0 ? audio_s / follower_total : 0,
-           nocache_total > 0 ? audio_s / nocache_total : 0,
-           full_total > 0 ? audio_s / full_total : 0,
-           cached_total > 0 ? audio_s / cached_total : 0,
+           nocache_total > 0 ? base_s / nocache_total : 0,
+           full_total > 0 ? base_s / full_total : 0,
+           cached_total > 0 ? base_s / cached_total : 0,
            cached_total > 0 ? full_total / cached_total : 0,
            follower_total > 0 ? 100 * net_part_total / follower_total : 0,
            follower_total > 0 ? 100 * track_part_total / follower_total : 0);
@@ -620,8 +631,8 @@ int lec_bench_track(int argc, char **argv)
            "%.1fx without; network only %.1fx before, %.1fx "
            "after (%.1fx cheaper)\n",
            cpu_follower > 0 ? audio_s / cpu_follower : 0,
-           cpu_nocache > 0 ? audio_s / cpu_nocache : 0, cpu_full > 0 ? audio_s / cpu_full : 0,
-           cpu_cached > 0 ? audio_s / cpu_cached : 0,
+           cpu_nocache > 0 ? base_s / cpu_nocache : 0, cpu_full > 0 ? base_s / cpu_full : 0,
+           cpu_cached > 0 ? base_s / cpu_cached : 0,
            cpu_cached > 0 ? cpu_full / cpu_cached : 0);
     printf("latency: a frame's position is reported when its processing ends, i.e. its "
            "processing time after its last sample (median above) plus the input buffering "

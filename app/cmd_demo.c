@@ -101,24 +101,10 @@ int lec_cmd_demo(int argc, char **argv)
         return 0;
     }
     fa_opts o;
-    fa_opts_default(&o, "demo");
     const char *data = NULL;
-    for (int i = 1; i < argc;) {
-        int k = fa_parse_opt(&o, argc, argv, &i);
-        if (k < 0)
-            return 2;
-        if (k > 0)
-            continue;
-        if (strcmp(argv[i], "--data") == 0 && i + 1 < argc) {
-            data = argv[i + 1];
-            i += 2;
-            continue;
-        }
-        fprintf(stderr, "lectern demo: %s %s\n", argv[i][0] == '-' ? "unknown option" :
-                "takes no arguments, got", argv[i]);
-        usage(stderr);
-        return 2;
-    }
+    int st = fa_parse_cmdline(&o, "demo", argc, argv, usage, NULL, 0, "--data", &data);
+    if (st >= 0)
+        return st;
     char bundle[PATH_MAX + 64], model[PATH_MAX + 64], where[4 * PATH_MAX];
     if (lec_demo_find(data, bundle, sizeof bundle, model, sizeof model, where, sizeof where) !=
         0) {

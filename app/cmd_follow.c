@@ -68,7 +68,7 @@ static void *follow_main(void *arg)
     follow_thread *ft = arg;
     fa_ctx *c = ft->c;
     float buf[READ_MAX];
-    lec_follow_out outs[8], last;
+    lec_follow_out last;
     lec_follower_position(c->follower, &last);
     int paused = 0;
     const double sr = c->sample_rate;
@@ -106,24 +106,9 @@ static void *follow_main(void *arg)
         }
         if (paused)
             continue; /* drained, not heard */
-        const float *x = buf;
-        while (got > 0) {
-            size_t used = 0;
-            int k = lec_follower_process(c->follower, x, got, &used, outs, 8, &ft->err);
-            if (k < 0) {
-                atomic_store(&ft->failed, 1);
-                return NULL;
-            }
-            for (int i = 0; i < k; i++)
-                fa_log_push(&c->log, &outs[i]);
-            if (k > 0) {
-                last = outs[k - 1];
-                lec_view_pos pos;
-                fa_out_to_pos(&last, 0, &pos);
-                lec_view_publish(c->view, &pos);
-            }
-            x += used;
-            got -= used;
+        if (fa_feed(c, buf, got, &last, c->view, 0, &ft->err) < 0) {
+            atomic_store(&ft->failed, 1);
+            return NULL;
         }
     }
     return NULL;
@@ -136,13 +121,7 @@ static int run_headless(fa_ctx *c, fa_opts *o, follow_thread *ft)
     int rc = 0;
     lec_view_record *rec = NULL;
     if (o->record) {
-        lec_view_record_config rcfg;
-        lec_view_record_config_default(&rcfg);
-        rcfg.width_px = o->w;
-        rcfg.height_px = o->h;
-        rcfg.fps = o->fps;
-        signal(SIGPIPE, SIG_IGN);
-        rec = lec_view_record_create(c->view, o->record, &rcfg, &err);
+        rec = fa_record_create(c, o, o->record, NULL, &err);
         if (!rec) {
             fprintf(stderr, "lectern %s: %s\n", o->cmd, err.msg);
             return 1;
@@ -167,17 +146,7 @@ static int run_headless(fa_ctx *c, fa_opts *o, follow_thread *ft)
         if (fin)
             break;
     }
-    if (rec) {
-        if (rc == 0 && lec_view_record_finish(rec, &err) != LEC_OK) {
-            fprintf(stderr, "lectern %s: %s\n", o->cmd, err.msg);
-            rc = 1;
-        }
-        if (rc == 0)
-            printf("wrote %lld frames (%dx%d, %g fps) to %s\n",
-                   (long long)lec_view_record_n_frames(rec), o->w, o->h, o->fps, o->record);
-        lec_view_record_destroy(rec);
-    }
-    return rc;
+    return fa_record_finish(rec, o, rc, o->record, -1, 0);
 }
 
 int lec_cmd_follow(int argc, char **argv)
@@ -187,29 +156,9 @@ int lec_cmd_follow(int argc, char **argv)
         return 0;
     }
     fa_opts o;
-    fa_opts_default(&o, "follow");
-    for (int i = 1; i < argc;) {
-        int k = fa_parse_opt(&o, argc, argv, &i);
-        if (k < 0)
-            return 2;
-        if (k > 0)
-            continue;
-        const char *a = argv[i++];
-        if (a[0] == '-') {
-            fprintf(stderr, "lectern follow: unknown option %s\n", a);
-            usage(stderr);
-            return 2;
-        } else if (!o.bundle) {
-            o.bundle = a;
-        } else {
-            fprintf(stderr, "lectern follow: unexpected argument %s\n", a);
-            return 2;
-        }
-    }
-    if (!o.bundle) {
-        usage(stderr);
-        return 2;
-    }
+    int st = fa_parse_cmdline(&o, "follow", argc, argv, usage, &o.bundle, 1, NULL, NULL);
+    if (st >= 0)
+        return st;
     if (fa_check_opts(&o) != 0)
         return 2;
     fa_ctx c;

@@ -57,36 +57,15 @@ static void on_sigint(int s)
     g_stop = 1;
 }
 
-/* Feeds x[0..n) to the follower; every output is logged; *last gets the
- * newest. Returns the number of outputs, or -1 (message printed). */
+/* fa_feed, with a failure reported here (on the follower's thread). */
 static int feed(fa_ctx *c, const float *x, size_t n, lec_follow_out *last, const char *cmd,
                 lec_view *publish_to, uint32_t flags)
 {
-    lec_follow_out outs[8];
-    int total = 0;
-    while (n > 0) {
-        size_t used = 0;
-        lec_error err = {0};
-        int got = lec_follower_process(c->follower, x, n, &used, outs, 8, &err);
-        if (got < 0) {
-            fprintf(stderr, "lectern %s: %s\n", cmd, err.msg);
-            return -1;
-        }
-        for (int i = 0; i < got; i++)
-            fa_log_push(&c->log, &outs[i]);
-        if (got > 0) {
-            *last = outs[got - 1];
-            if (publish_to) {
-                lec_view_pos pos;
-                fa_out_to_pos(last, flags, &pos);
-                lec_view_publish(publish_to, &pos);
-            }
-        }
-        total += got;
-        x += used;
-        n -= used;
-    }
-    return total;
+    lec_error err = {0};
+    int got = fa_feed(c, x, n, last, publish_to, flags, &err);
+    if (got < 0)
+        fprintf(stderr, "lectern %s: %s\n", cmd, err.msg);
+    return got;
 }
 
 /* --- headless: offline, in audio time --- */
@@ -102,21 +81,14 @@ static int run_headless(fa_ctx *c, fa_opts *o, const char *audio_path, const flo
     char fallback[4200];
     const char *record = o->record;
     if (record) {
-        lec_view_record_config rcfg;
-        lec_view_record_config_default(&rcfg);
-        rcfg.width_px = o->w;
-        rcfg.height_px = o->h;
-        rcfg.fps = o->fps;
-        rcfg.audio_path = audio_path;
-        signal(SIGPIPE, SIG_IGN); /* a dying ffmpeg is an error to report, not a kill */
-        rec = lec_view_record_create(c->view, record, &rcfg, &err);
+        rec = fa_record_create(c, o, record, audio_path, &err);
         if (!rec && err.code == LEC_EEXTERNAL && strstr(err.msg, "ffmpeg is not installed")) {
             /* no ffmpeg: the frames are still worth having */
             snprintf(fallback, sizeof fallback, "%s.frames", record);
             fprintf(stderr, "lectern %s: %s\nlectern %s: writing PNG frames to %s instead\n",
                     o->cmd, err.msg, o->cmd, fallback);
             record = fallback;
-            rec = lec_view_record_create(c->view, record, &rcfg, &err);
+            rec = fa_record_create(c, o, record, audio_path, &err);
         }
         if (!rec) {
             fprintf(stderr, "lectern %s: %s\n", o->cmd, err.msg);
@@ -157,18 +129,7 @@ static int run_headless(fa_ctx *c, fa_opts *o, const char *audio_path, const flo
     lec_progress_end(&prog, NULL);
     if (g_stop)
         fprintf(stderr, "lectern %s: interrupted; frames written so far are kept\n", o->cmd);
-    if (rec) {
-        if (rc == 0 && lec_view_record_finish(rec, &err) != LEC_OK) {
-            fprintf(stderr, "lectern %s: %s\n", o->cmd, err.msg);
-            rc = 1;
-        }
-        if (rc == 0)
-            printf("wrote %lld frames (%dx%d, %g fps, %.1f s of audio in %.1f s) to %s\n",
-                   (long long)lec_view_record_n_frames(rec), o->w, o->h, o->fps, end_s,
-                   lec_now_s() - t0, record);
-        lec_view_record_destroy(rec);
-    }
-    return rc;
+    return fa_record_finish(rec, o, rc, record, end_s, t0);
 }
 
 /* --- window: the follower thread, fed from the playback clock --- */
@@ -349,14 +310,8 @@ int lec_replay_run(fa_opts *o, const char *audio)
     x = fa_read_audio(path, c.sample_rate, &n, o->cmd);
     if (!x)
         goto done;
-    if (o->log_path) {
-        c.log.cap = n / c.hop + 64;
-        c.log.rows = malloc(sizeof *c.log.rows * c.log.cap);
-        if (!c.log.rows) {
-            fprintf(stderr, "lectern %s: out of memory for the log\n", o->cmd);
-            goto done;
-        }
-    }
+    if (fa_log_alloc(&c, o, n / c.hop + 64) != 0)
+        goto done;
     signal(SIGINT, on_sigint);
     rc = o->headless ? run_headless(&c, o, path, x, n) : run_window(&c, o, path, x, n);
     rc |= rc == 0 ? fa_shots_missing(o) : 0;
@@ -375,31 +330,10 @@ int lec_cmd_replay(int argc, char **argv)
         return 0;
     }
     fa_opts o;
-    fa_opts_default(&o, "replay");
-    const char *audio = NULL;
-    for (int i = 1; i < argc;) {
-        int k = fa_parse_opt(&o, argc, argv, &i);
-        if (k < 0)
-            return 2;
-        if (k > 0)
-            continue;
-        const char *a = argv[i++];
-        if (a[0] == '-') {
-            fprintf(stderr, "lectern replay: unknown option %s\n", a);
-            usage(stderr);
-            return 2;
-        } else if (!o.bundle) {
-            o.bundle = a;
-        } else if (!audio) {
-            audio = a;
-        } else {
-            fprintf(stderr, "lectern replay: unexpected argument %s\n", a);
-            return 2;
-        }
-    }
-    if (!o.bundle || !audio) {
-        usage(stderr);
-        return 2;
-    }
-    return lec_replay_run(&o, audio);
+    const char *pos[2]; /* BUNDLE AUDIO */
+    int st = fa_parse_cmdline(&o, "replay", argc, argv, usage, pos, 2, NULL, NULL);
+    if (st >= 0)
+        return st;
+    o.bundle = pos[0];
+    return lec_replay_run(&o, pos[1]);
 }

@@ -18,6 +18,8 @@
 #include "lec_error.h"
 #include "lec_follower.h"
 #include "lec_metrics.h"
+#include "lec_model.h"
+#include "lec_nn.h"
 #include "lec_piece.h"
 #include "lec_unroll.h"
 
@@ -26,6 +28,11 @@
  * lec_model_info: for costs (which do not depend on the weights) and for the
  * geometry of --oracle runs. */
 lec_follow_model *lec_eval_default_model(lec_error *err);
+/* A network of architecture a, with a->spec_bands set to what the default
+ * front-end makes, randomly initialised (seed 1), as a follow model with
+ * `info` and `name`. */
+lec_follow_model *lec_eval_random_model(lec_nn_arch *a, const lec_model_info *info,
+                                        const char *name, lec_error *err);
 
 /* The --oracle "network": for each window [x0[i], x0[i] + win_w) a soft-max
  * over B buckets from the true position xt: 1 - noise of the mass as a

@@ -4,6 +4,7 @@
 #include <SDL.h>
 #include <SDL_image.h>
 #include <cblas.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -151,6 +152,44 @@ int fa_check_opts(fa_opts *o)
     return 0;
 }
 
+int fa_parse_cmdline(fa_opts *o, const char *cmd, int argc, char **argv, void (*usage)(FILE *),
+                     const char **pos, int n_pos, const char *opt, const char **opt_value)
+{
+    fa_opts_default(o, cmd);
+    int got = 0;
+    for (int k = 0; k < n_pos; k++)
+        pos[k] = NULL;
+    for (int i = 1; i < argc;) {
+        int k = fa_parse_opt(o, argc, argv, &i);
+        if (k < 0)
+            return 2;
+        if (k > 0)
+            continue;
+        const char *a = argv[i++];
+        if (opt && strcmp(a, opt) == 0 && i < argc) {
+            *opt_value = argv[i++];
+        } else if (a[0] == '-') {
+            fprintf(stderr, "lectern %s: unknown option %s\n", cmd, a);
+            usage(stderr);
+            return 2;
+        } else if (got < n_pos) {
+            pos[got++] = a;
+        } else if (n_pos == 0) {
+            fprintf(stderr, "lectern %s: takes no arguments, got %s\n", cmd, a);
+            usage(stderr);
+            return 2;
+        } else {
+            fprintf(stderr, "lectern %s: unexpected argument %s\n", cmd, a);
+            return 2;
+        }
+    }
+    if (got < n_pos) {
+        usage(stderr);
+        return 2;
+    }
+    return -1;
+}
+
 int fa_find_rendering(const lec_piece *p, const char *name, const char *cmd)
 {
     int n = (int)lec_piece_n_renderings(p);
@@ -236,18 +275,23 @@ int fa_load(fa_ctx *c, const fa_opts *o, size_t log_rows)
     c->view = lec_view_create(c->piece, &vcfg, &err);
     if (!c->view)
         goto fail;
-    if (o->log_path && log_rows > 0) {
-        c->log.rows = malloc(sizeof *c->log.rows * log_rows);
-        if (!c->log.rows) {
-            fprintf(stderr, "lectern %s: out of memory for the log\n", o->cmd);
-            return -1;
-        }
-        c->log.cap = log_rows;
-    }
-    return 0;
+    return fa_log_alloc(c, o, log_rows);
 fail:
     fprintf(stderr, "lectern %s: %s\n", o->cmd, err.msg);
     return -1;
+}
+
+int fa_log_alloc(fa_ctx *c, const fa_opts *o, size_t rows)
+{
+    if (!o->log_path || rows == 0)
+        return 0;
+    c->log.rows = malloc(sizeof *c->log.rows * rows);
+    if (!c->log.rows) {
+        fprintf(stderr, "lectern %s: out of memory for the log\n", o->cmd);
+        return -1;
+    }
+    c->log.cap = rows;
+    return 0;
 }
 
 void fa_unload(fa_ctx *c)
@@ -278,6 +322,33 @@ void fa_out_to_pos(const lec_follow_out *o, uint32_t flags, lec_view_pos *pos)
     pos->time_s = o->t_end_s;
     pos->frame = o->frame;
     pos->flags = flags;
+}
+
+int fa_feed(fa_ctx *c, const float *x, size_t n, lec_follow_out *last, lec_view *publish_to,
+            uint32_t flags, lec_error *err)
+{
+    lec_follow_out outs[8];
+    int total = 0;
+    while (n > 0) {
+        size_t used = 0;
+        int got = lec_follower_process(c->follower, x, n, &used, outs, 8, err);
+        if (got < 0)
+            return -1;
+        for (int i = 0; i < got; i++)
+            fa_log_push(&c->log, &outs[i]);
+        if (got > 0) {
+            *last = outs[got - 1];
+            if (publish_to) {
+                lec_view_pos pos;
+                fa_out_to_pos(last, flags, &pos);
+                lec_view_publish(publish_to, &pos);
+            }
+        }
+        total += got;
+        x += used;
+        n -= used;
+    }
+    return total;
 }
 
 unsigned fa_apply_command(lec_follower *f, const lec_view_cmd *cmd, int *paused)
@@ -452,6 +523,41 @@ int fa_shots_missing(const fa_opts *o)
                     o->shots[i].t, o->shots[i].path);
             rc = 1;
         }
+    return rc;
+}
+
+lec_view_record *fa_record_create(fa_ctx *c, const fa_opts *o, const char *path,
+                                  const char *audio_path, lec_error *err)
+{
+    lec_view_record_config rcfg;
+    lec_view_record_config_default(&rcfg);
+    rcfg.width_px = o->w;
+    rcfg.height_px = o->h;
+    rcfg.fps = o->fps;
+    if (audio_path)
+        rcfg.audio_path = audio_path;
+    signal(SIGPIPE, SIG_IGN); /* a dying ffmpeg is an error to report, not a kill */
+    return lec_view_record_create(c->view, path, &rcfg, err);
+}
+
+int fa_record_finish(lec_view_record *rec, const fa_opts *o, int rc, const char *path,
+                     double audio_s, double t0)
+{
+    if (!rec)
+        return rc;
+    lec_error err = {0};
+    if (rc == 0 && lec_view_record_finish(rec, &err) != LEC_OK) {
+        fprintf(stderr, "lectern %s: %s\n", o->cmd, err.msg);
+        rc = 1;
+    }
+    if (rc == 0 && audio_s >= 0)
+        printf("wrote %lld frames (%dx%d, %g fps, %.1f s of audio in %.1f s) to %s\n",
+               (long long)lec_view_record_n_frames(rec), o->w, o->h, o->fps, audio_s,
+               lec_now_s() - t0, path);
+    else if (rc == 0)
+        printf("wrote %lld frames (%dx%d, %g fps) to %s\n",
+               (long long)lec_view_record_n_frames(rec), o->w, o->h, o->fps, path);
+    lec_view_record_destroy(rec);
     return rc;
 }
 

@@ -14,8 +14,8 @@
  *     follower thread never allocates, written atomically at the end.
  *
  * Threads: fa_load/fa_unload/fa_window_loop/fa_log_write on the main thread;
- * fa_out_to_pos, fa_apply_command and fa_log_push on the follower's thread
- * (no allocation, no locks, no I/O).
+ * fa_feed, fa_out_to_pos, fa_apply_command and fa_log_push on the follower's
+ * thread (no allocation, no locks, no I/O).
  *
  * --oracle RENDERING (a diagnostic and test hook, as `lectern eval --oracle`):
  * the network is replaced by the ground truth of one of the bundle's
@@ -80,6 +80,15 @@ int fa_parse_opt(fa_opts *o, int argc, char **argv, int *i);
  * --log or --screenshot-at. */
 int fa_check_opts(fa_opts *o);
 
+/* The command line of follow / replay / demo (after --help was handled):
+ * fa_opts_default(o, cmd), then the common options, the command's own option
+ * `opt` that takes a value (NULL: none; its value into *opt_value) and
+ * exactly n_pos positional arguments into pos[0..n_pos). Returns -1 when the
+ * command goes on, else its exit status 2 (message, and usage(stderr) where
+ * it helps, printed). */
+int fa_parse_cmdline(fa_opts *o, const char *cmd, int argc, char **argv, void (*usage)(FILE *),
+                     const char **pos, int n_pos, const char *opt, const char **opt_value);
+
 /* Position log: one row per follower frame. */
 typedef struct fa_log_row {
     double t_s;
@@ -119,6 +128,10 @@ typedef struct fa_ctx {
 int fa_load(fa_ctx *c, const fa_opts *o, size_t log_rows);
 void fa_unload(fa_ctx *c);
 
+/* Room for `rows` log rows when o->log_path is set (else nothing). 0, or -1
+ * (message printed) when out of memory. */
+int fa_log_alloc(fa_ctx *c, const fa_opts *o, size_t rows);
+
 /* Rendering index of `name` in the bundle, or -1 (names printed). */
 int fa_find_rendering(const lec_piece *p, const char *name, const char *cmd);
 
@@ -132,6 +145,12 @@ void fa_out_to_pos(const lec_follow_out *o, uint32_t flags, lec_view_pos *pos);
  * restart act on the follower directly; pause only toggles *paused (the
  * caller stops feeding audio, so the position holds). Never allocates. */
 unsigned fa_apply_command(lec_follower *f, const lec_view_cmd *cmd, int *paused);
+
+/* Feeds x[0..n) to the follower (follower thread: never allocates): every
+ * output is logged, *last gets the newest and, with publish_to, is published
+ * with `flags`. Returns the number of outputs, or -1 (err set). */
+int fa_feed(fa_ctx *c, const float *x, size_t n, lec_follow_out *last, lec_view *publish_to,
+            uint32_t flags, lec_error *err);
 
 void fa_log_push(fa_log *l, const lec_follow_out *o);
 /* Writes the CSV (atomic). 0 ok, -1 (message printed). */
@@ -152,6 +171,19 @@ int fa_window_loop(fa_ctx *c, fa_opts *o, atomic_int *finished, atomic_int *fail
 int fa_headless_shots(fa_ctx *c, fa_opts *o, const lec_view_pos *pos);
 /* 1 if a screenshot never found its frame (message printed). */
 int fa_shots_missing(const fa_opts *o);
+
+/* The headless recording (lec_view_record, o->w x o->h at o->fps) of the view
+ * to `path`, with audio_path muxed in (NULL: none); ignores SIGPIPE (a dying
+ * ffmpeg is an error to report, not a kill). NULL with err set. */
+lec_view_record *fa_record_create(fa_ctx *c, const fa_opts *o, const char *path,
+                                  const char *audio_path, lec_error *err);
+/* After a run that ended with status rc: finishes rec (when rc is 0) and
+ * destroys it (NULL: nothing to do). On success says "wrote N frames (WxH,
+ * F fps) to PATH" on stdout, with audio_s >= 0 also "A s of audio in T s"
+ * (T: seconds since t0, lec_now_s). Returns rc, or 1 if finishing failed
+ * (message printed). */
+int fa_record_finish(lec_view_record *rec, const fa_opts *o, int rc, const char *path,
+                     double audio_s, double t0);
 
 /* `lectern replay` once its options are parsed (cmd_replay.c; `lectern demo`
  * calls it too). audio: a file or the name of a rendering of the bundle.

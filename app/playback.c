@@ -2,13 +2,13 @@
 #include "playback.h"
 #include "playback_internal.h"
 
-#include <ctype.h>
 #include <portaudio.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
+
+#include "lec_pa_util.h"
 
 #define NO_SEEK SIZE_MAX
 
@@ -55,91 +55,6 @@ int lec_playback_callback(const void *input, void *output, unsigned long frames,
     return paContinue;
 }
 
-static const char *pa_err_text(PaError e)
-{
-    if (e == paUnanticipatedHostError) {
-        const PaHostErrorInfo *hi = Pa_GetLastHostErrorInfo();
-        if (hi && hi->errorText && *hi->errorText)
-            return hi->errorText;
-    }
-    return Pa_GetErrorText(e);
-}
-
-static void list_outputs(char *buf, size_t cap)
-{
-    buf[0] = '\0';
-    size_t len = 0;
-    for (int i = 0; i < Pa_GetDeviceCount() && len + 1 < cap; i++) {
-        const PaDeviceInfo *d = Pa_GetDeviceInfo(i);
-        if (!d || d->maxOutputChannels <= 0)
-            continue;
-        int k = snprintf(buf + len, cap - len, "%s%d '%s'", len ? ", " : "", i, d->name);
-        if (k < 0)
-            break;
-        len += (size_t)k;
-    }
-    if (!len)
-        snprintf(buf, cap, "none");
-}
-
-static lec_status find_output(const char *spec, PaDeviceIndex *out, lec_error *err)
-{
-    int count = Pa_GetDeviceCount();
-    char names[600];
-    if (count < 0)
-        return lec_error_set(err, LEC_EDEVICE, "PortAudio could not list devices: %s",
-                             Pa_GetErrorText(count));
-    if (!spec || !*spec) {
-        PaDeviceIndex d = Pa_GetDefaultOutputDevice();
-        if (d == paNoDevice)
-            return lec_error_set(err, LEC_EDEVICE,
-                                 "no audio output device: PortAudio found %d device(s) and no "
-                                 "default output",
-                                 count);
-        *out = d;
-        return LEC_OK;
-    }
-    int digits = 1;
-    for (const char *s = spec; *s; s++)
-        digits &= isdigit((unsigned char)*s) != 0;
-    if (digits) {
-        long idx = strtol(spec, NULL, 10);
-        const PaDeviceInfo *d = idx < count ? Pa_GetDeviceInfo((PaDeviceIndex)idx) : NULL;
-        if (!d || d->maxOutputChannels <= 0) {
-            list_outputs(names, sizeof names);
-            return lec_error_set(err, LEC_EDEVICE,
-                                 "audio device %ld is not an output device; output devices: %s",
-                                 idx, names);
-        }
-        *out = (PaDeviceIndex)idx;
-        return LEC_OK;
-    }
-    int found = -1, n_sub = 0;
-    for (int i = 0; i < count; i++) {
-        const PaDeviceInfo *d = Pa_GetDeviceInfo(i);
-        if (!d || d->maxOutputChannels <= 0 || !d->name)
-            continue;
-        if (strcasecmp(d->name, spec) == 0) {
-            found = i;
-            n_sub = 1;
-            break;
-        }
-        if (strcasestr(d->name, spec)) {
-            found = n_sub == 0 ? i : found;
-            n_sub++;
-        }
-    }
-    if (n_sub != 1) {
-        list_outputs(names, sizeof names);
-        return lec_error_set(err, LEC_EDEVICE,
-                             "%s output device matches '%s' (give an index or a unique part of "
-                             "the name); output devices: %s",
-                             n_sub ? "more than one" : "no", spec, names);
-    }
-    *out = (PaDeviceIndex)found;
-    return LEC_OK;
-}
-
 lec_playback *lec_playback_create(const char *device, int want_rate_hz, lec_error *err)
 {
     return lec_playback_create_cb(device, want_rate_hz, lec_playback_callback, err);
@@ -159,13 +74,14 @@ lec_playback *lec_playback_create_cb(const char *device, int want_rate_hz, PaStr
     atomic_init(&p->underflows, 0);
     PaError e = Pa_Initialize();
     if (e != paNoError) {
-        lec_error_set(err, LEC_EDEVICE, "cannot initialise audio (PortAudio): %s", pa_err_text(e));
+        lec_error_set(err, LEC_EDEVICE, "cannot initialise audio (PortAudio): %s",
+                      lec_pa_error_text(e));
         free(p);
         return NULL;
     }
     p->pa_init = 1;
     PaDeviceIndex dev;
-    if (find_output(device, &dev, err) != LEC_OK) {
+    if (lec_pa_find_device(device, LEC_PA_OUTPUT, &dev, err) != LEC_OK) {
         lec_playback_destroy(p);
         return NULL;
     }
@@ -181,7 +97,7 @@ lec_playback *lec_playback_create_cb(const char *device, int want_rate_hz, PaStr
                       cb, p);
     if (e != paNoError) {
         lec_error_set(err, LEC_EDEVICE, "cannot open audio output '%s' at %d Hz: %s", p->name,
-                      p->rate, pa_err_text(e));
+                      p->rate, lec_pa_error_text(e));
         p->stream = NULL;
         lec_playback_destroy(p);
         return NULL;
@@ -216,7 +132,7 @@ lec_status lec_playback_start(lec_playback *p, const float *buf, size_t n, lec_e
     PaError e = Pa_StartStream(p->stream);
     if (e != paNoError)
         return lec_error_set(err, LEC_EDEVICE, "cannot start audio output '%s': %s", p->name,
-                             pa_err_text(e));
+                             lec_pa_error_text(e));
     return LEC_OK;
 }
 

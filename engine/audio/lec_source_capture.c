@@ -3,12 +3,12 @@
  * Two threads meet at the ring: PortAudio's callback thread (producer: mix
  * to mono, copy, count) and the thread calling lec_source_read (consumer:
  * drain the ring, resample to the model rate, detect stalls/stops). */
-#include <ctype.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "lec_capture_internal.h"
+#include "lec_pa_util.h"
 #include "lec_source_impl.h"
 #include "lec_util.h"
 
@@ -74,116 +74,6 @@ int lec_capture_callback(const void *input, void *output, unsigned long frames,
     return paContinue;
 }
 
-/* ---- device selection --------------------------------------------------- */
-
-static const char *pa_err_text(PaError e)
-{
-    if (e == paUnanticipatedHostError) {
-        const PaHostErrorInfo *hi = Pa_GetLastHostErrorInfo();
-        if (hi && hi->errorText && *hi->errorText)
-            return hi->errorText;
-    }
-    return Pa_GetErrorText(e);
-}
-
-static int all_digits(const char *s)
-{
-    if (!*s)
-        return 0;
-    for (; *s; s++)
-        if (!isdigit((unsigned char)*s))
-            return 0;
-    return 1;
-}
-
-/* Append the input devices' names to buf (for "did you mean" messages). */
-static void list_inputs(char *buf, size_t cap)
-{
-    buf[0] = '\0';
-    int count = Pa_GetDeviceCount();
-    size_t len = 0;
-    for (int i = 0; i < count && len + 1 < cap; i++) {
-        const PaDeviceInfo *d = Pa_GetDeviceInfo(i);
-        if (!d || d->maxInputChannels <= 0)
-            continue;
-        int k = snprintf(buf + len, cap - len, "%s%d '%s'", len ? ", " : "", i, d->name);
-        if (k < 0)
-            break;
-        len += (size_t)k;
-    }
-    if (!len)
-        snprintf(buf, cap, "none");
-}
-
-static lec_status find_input_device(const char *spec, PaDeviceIndex *out, lec_error *err)
-{
-    int count = Pa_GetDeviceCount();
-    if (count < 0)
-        return lec_error_set(err, LEC_EDEVICE, "PortAudio could not list devices: %s",
-                             Pa_GetErrorText(count));
-    char names[600];
-    if (!spec || !*spec) {
-        PaDeviceIndex d = Pa_GetDefaultInputDevice();
-        if (d == paNoDevice)
-            return lec_error_set(err, LEC_EDEVICE,
-                                 "no audio input device: PortAudio found %d device(s) and no "
-                                 "default input (is a microphone/interface connected?)",
-                                 count);
-        *out = d;
-        return LEC_OK;
-    }
-    if (all_digits(spec)) {
-        long idx = strtol(spec, NULL, 10);
-        if (idx >= count) {
-            list_inputs(names, sizeof names);
-            return lec_error_set(err, LEC_EDEVICE,
-                                 "audio device %ld does not exist: PortAudio lists %d device(s); "
-                                 "input devices: %s",
-                                 idx, count, names);
-        }
-        const PaDeviceInfo *d = Pa_GetDeviceInfo((PaDeviceIndex)idx);
-        if (!d || d->maxInputChannels <= 0)
-            return lec_error_set(err, LEC_EDEVICE, "audio device %ld ('%s') has no input channels",
-                                 idx, d ? d->name : "?");
-        *out = (PaDeviceIndex)idx;
-        return LEC_OK;
-    }
-    /* By name: an exact (case-insensitive) name wins, else a unique
-     * substring; several substring matches are an error, not a guess. */
-    int found = -1, n_sub = 0, first_sub = -1, second_sub = -1;
-    for (int i = 0; i < count; i++) {
-        const PaDeviceInfo *d = Pa_GetDeviceInfo(i);
-        if (!d || d->maxInputChannels <= 0 || !d->name)
-            continue;
-        if (strcasecmp(d->name, spec) == 0) {
-            found = i;
-            break;
-        }
-        if (strcasestr(d->name, spec)) {
-            if (n_sub == 0)
-                first_sub = i;
-            else if (n_sub == 1)
-                second_sub = i;
-            n_sub++;
-        }
-    }
-    if (found < 0 && n_sub == 1)
-        found = first_sub;
-    if (found < 0 && n_sub > 1)
-        return lec_error_set(err, LEC_EDEVICE,
-                             "device name '%s' matches %d input devices ('%s', '%s'%s); give "
-                             "the index or a longer name",
-                             spec, n_sub, Pa_GetDeviceInfo(first_sub)->name,
-                             Pa_GetDeviceInfo(second_sub)->name, n_sub > 2 ? ", ..." : "");
-    if (found < 0) {
-        list_inputs(names, sizeof names);
-        return lec_error_set(err, LEC_EDEVICE, "no audio input device matches '%s'; input devices: %s",
-                             spec, names);
-    }
-    *out = (PaDeviceIndex)found;
-    return LEC_OK;
-}
-
 /* ---- consumer side ------------------------------------------------------ */
 
 static lec_status cap_read(lec_source *s, float *out, size_t max, size_t *n_read, int timeout_ms,
@@ -220,7 +110,7 @@ static lec_status cap_read(lec_source *s, float *out, size_t max, size_t *n_read
         if (active != 1)
             return lec_error_set(err, LEC_EDEVICE, "audio device '%s': the input stream stopped%s%s",
                                  s->name, active < 0 ? ": " : " (device removed or failed?)",
-                                 active < 0 ? pa_err_text(active) : "");
+                                 active < 0 ? lec_pa_error_text(active) : "");
         now = lec_now_s();
         if (now - c->last_data_t > c->stall_s)
             return lec_error_set(err, LEC_EDEVICE,
@@ -308,11 +198,11 @@ static lec_status capture_open_cb(lec_source *s, const lec_source_config *cfg,
     PaError pe = Pa_Initialize();
     if (pe != paNoError) {
         st = lec_error_set(err, LEC_EDEVICE, "PortAudio could not initialise: %s",
-                           pa_err_text(pe));
+                           lec_pa_error_text(pe));
         goto fail;
     }
     c->pa_initialized = 1;
-    st = find_input_device(cfg->device, &c->device, err);
+    st = lec_pa_find_device(cfg->device, LEC_PA_INPUT, &c->device, err);
     if (st != LEC_OK)
         goto fail;
     const PaDeviceInfo *di = Pa_GetDeviceInfo(c->device);
@@ -372,7 +262,7 @@ static lec_status capture_open_cb(lec_source *s, const lec_source_config *cfg,
                            "audio device '%s': cannot open an input stream (%d ch of float "
                            "samples at %.0f, %d, 48000 or 44100 Hz): %s",
                            di->name, ch, di->defaultSampleRate, cfg->sample_rate,
-                           pa_err_text(first_pe));
+                           lec_pa_error_text(first_pe));
         goto fail;
     }
     st = lec_resampler_init(&c->rs, rate, cfg->sample_rate, cfg->resample_quality, di->name, err);
@@ -386,7 +276,7 @@ static lec_status capture_open_cb(lec_source *s, const lec_source_config *cfg,
     pe = Pa_StartStream(c->stream);
     if (pe != paNoError) {
         st = lec_error_set(err, LEC_EDEVICE, "audio device '%s': cannot start the input stream: %s",
-                           di->name, pa_err_text(pe));
+                           di->name, lec_pa_error_text(pe));
         goto fail;
     }
     return LEC_OK;

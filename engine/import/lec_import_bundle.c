@@ -19,6 +19,7 @@
 #include <cjson/cJSON.h>
 
 #include "lec_import.h"
+#include "lec_import_internal.h"
 #include "lec_util.h"
 
 typedef struct page_rec {
@@ -145,29 +146,14 @@ void lec_import_writer_set_amend(lec_import_writer *w, lec_import_amend_fn fn, v
     w->amend_user = user;
 }
 
-static int grow(void **p, size_t *cap, size_t need, size_t elem)
-{
-    if (need <= *cap)
-        return 1;
-    size_t nc = *cap ? *cap * 2 : 8;
-    while (nc < need)
-        nc *= 2;
-    void *np = realloc(*p, nc * elem);
-    if (!np)
-        return 0;
-    *p = np;
-    *cap = nc;
-    return 1;
-}
-
 lec_status lec_import_writer_add_page(lec_import_writer *w, const lec_import_image *img,
                                       const lec_import_result *res, float dpi, lec_error *err)
 {
-    if (!grow((void **)&w->pages, &w->cap_pages, w->n_pages + 1, sizeof *w->pages) ||
-        !grow((void **)&w->systems, &w->cap_systems, w->n_systems + res->n_systems,
-              sizeof *w->systems) ||
-        !grow((void **)&w->staves, &w->cap_staves, w->n_staves + res->n_staves,
-              sizeof *w->staves))
+    if (!lec_import_grow((void **)&w->pages, &w->cap_pages, w->n_pages + 1, sizeof *w->pages) ||
+        !lec_import_grow((void **)&w->systems, &w->cap_systems, w->n_systems + res->n_systems,
+                         sizeof *w->systems) ||
+        !lec_import_grow((void **)&w->staves, &w->cap_staves, w->n_staves + res->n_staves,
+                         sizeof *w->staves))
         return lec_error_set(err, LEC_ENOMEM, "%s: out of memory", w->out);
     char path[4400];
     snprintf(path, sizeof path, "%s/pages/page-%zu.png", w->tmp, w->n_pages + 1);

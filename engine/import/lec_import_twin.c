@@ -14,6 +14,7 @@
 #include <cjson/cJSON.h>
 
 #include "lec_import.h"
+#include "lec_import_internal.h"
 #include "lec_util.h"
 
 #define PI 3.14159265358979323846
@@ -328,21 +329,6 @@ static lec_status amend(void *user, cJSON *root, lec_error *err)
     return LEC_OK;
 }
 
-static int grow(void **p, size_t *cap, size_t need, size_t elem)
-{
-    if (need <= *cap)
-        return 1;
-    size_t nc = *cap ? *cap * 2 : 16;
-    while (nc < need)
-        nc *= 2;
-    void *np = realloc(*p, nc * elem);
-    if (!np)
-        return 0;
-    *p = np;
-    *cap = nc;
-    return 1;
-}
-
 /* rel (a path inside the bundle) of src_dir -> the same path in dst_dir: a
  * hard link, or a symbolic link to the absolute path across file systems. */
 static lec_status link_file(const char *src_dir, const char *dst_dir, const char *rel,
@@ -528,9 +514,10 @@ lec_status lec_import_twin(const char *bundle, const char *out_dir, const lec_im
         if (resid > stats->max_residual_rot_deg)
             stats->max_residual_rot_deg = resid;
         if (res.n_systems > 0) {
-            if (!grow((void **)&c.sys, &c.cap_sys, c.n_sys + res.n_systems, sizeof *c.sys) ||
-                !grow((void **)&c.staves, &c.cap_staves, c.n_staves + res.n_staves,
-                      sizeof *c.staves)) {
+            if (!lec_import_grow((void **)&c.sys, &c.cap_sys, c.n_sys + res.n_systems,
+                                 sizeof *c.sys) ||
+                !lec_import_grow((void **)&c.staves, &c.cap_staves, c.n_staves + res.n_staves,
+                                 sizeof *c.staves)) {
                 st = lec_error_set(err, LEC_ENOMEM, "twin: out of memory");
             } else if (!(cfg->clean_page && (st = lec_import_clean_page(&img, err))) &&
                        !(st = lec_import_writer_add_page(w, &img, &res, 0, err))) {

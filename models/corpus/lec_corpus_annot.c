@@ -173,13 +173,20 @@ oom:
 
 /* ------------------------------------------------------- the geometry */
 
+/* a three-way compare of ints read from the file: a difference can overflow
+ * (tests/fuzz/corpus/annot/crash-sysrank-int-overflow) */
+static int cmp_int(int a, int b)
+{
+    return (a > b) - (a < b);
+}
+
 static int cmp_staff(const void *a, const void *b)
 {
     const staff_t *x = a, *y = b;
     if (x->page_ly != y->page_ly)
-        return x->page_ly - y->page_ly;
+        return cmp_int(x->page_ly, y->page_ly);
     if (x->sysrank != y->sysrank)
-        return x->sysrank - y->sysrank;
+        return cmp_int(x->sysrank, y->sysrank);
     return (x->box[1] < y->box[1]) - (x->box[1] > y->box[1]); /* top first: larger y up */
 }
 
@@ -188,12 +195,12 @@ static int cmp_head(const void *a, const void *b)
     const head_t *x = a, *y = b;
     double tx = rat(x->mn, x->md) + rat(x->gn, x->gd), ty = rat(y->mn, y->md) + rat(y->gn, y->gd);
     if (x->score != y->score)
-        return x->score - y->score;
+        return cmp_int(x->score, y->score);
     if (tx != ty)
         return tx < ty ? -1 : 1;
     if (x->staff != y->staff)
-        return x->staff - y->staff;
-    return x->pitch - y->pitch;
+        return cmp_int(x->staff, y->staff);
+    return cmp_int(x->pitch, y->pitch);
 }
 
 /* page units (y up from the top-left corner) -> px (y down) */

@@ -2,7 +2,6 @@
 #include "follow_cli.h"
 
 #include <math.h>
-#include <sndfile.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -141,17 +140,10 @@ int fc_write_slow_bundle(const char *dir)
         return -1;
     char path[4300];
     snprintf(path, sizeof path, "%s/audio/r.truth.json", dir);
-    FILE *f = fopen(path, "w");
-    if (!f)
-        return -1;
-    fprintf(f, "{\"note_onset_s\":[");
+    double t[VB_EVENTS];
     for (int i = 0; i < VB_EVENTS; i++)
-        fprintf(f, "%s%d", i ? "," : "", 1 + i);
-    fprintf(f, "],\"event_onset_s\":[");
-    for (int i = 0; i < VB_EVENTS; i++)
-        fprintf(f, "%s%d", i ? "," : "", 1 + i);
-    fprintf(f, "]}");
-    if (fclose(f) != 0)
+        t[i] = 1 + i;
+    if (vb_write_truth(path, t, VB_EVENTS) != 0)
         return -1;
     /* piece.json: the rendering's duration */
     snprintf(path, sizeof path, "%s/piece.json", dir);
@@ -161,7 +153,7 @@ int fc_write_slow_bundle(const char *dir)
         return -1;
     char *d = strstr(json, "\"duration_s\":");
     int rc = -1;
-    f = d ? fopen(path, "w") : NULL;
+    FILE *f = d ? fopen(path, "w") : NULL;
     if (f) {
         fprintf(f, "%.*s\"duration_s\":%g}]}", (int)(d - json), json, FC_SLOW_DURATION_S);
         rc = fclose(f) == 0 ? 0 : -1;
@@ -169,28 +161,42 @@ int fc_write_slow_bundle(const char *dir)
     free(json);
     if (rc)
         return -1;
-    SF_INFO info = {0};
-    info.samplerate = 22050;
-    info.channels = 1;
-    info.format = SF_FORMAT_FLAC | SF_FORMAT_PCM_16;
     snprintf(path, sizeof path, "%s/audio/r.flac", dir);
-    SNDFILE *sf = sf_open(path, SFM_WRITE, &info);
-    if (!sf)
-        return -1;
-    int n = (int)(FC_SLOW_DURATION_S * 22050);
-    float *x = malloc(sizeof(float) * (size_t)n);
-    for (int i = 0; x && i < n; i++)
-        x[i] = 0.1f * sinf(2 * 3.14159265f * 440.0f * (float)i / 22050.0f);
-    int ok = x && sf_writef_float(sf, x, n) == n;
-    free(x);
-    sf_close(sf);
-    return ok ? 0 : -1;
+    return vb_write_tone(path, FC_SLOW_DURATION_S);
 }
 
 int fc_truth(double t, float *page_x)
 {
     /* event i at 1 + i here, at 1 + 0.5 i in view_bundle.h */
     return t < 1 ? -1 : vb_truth(1.0 + 0.5 * (t - 1.0), page_x);
+}
+
+void fc_check_load_errors(const char *cmd, const char *bundle, const char *args, const char *page,
+                          const char *model, const char *dir)
+{
+    const char *L = lec_test_lectern();
+    char broken[4300];
+    snprintf(broken, sizeof broken, "%s/broken", dir);
+    int rc = fc_run("rm -rf %s && cp -r %s %s && rm %s/pages/%s", broken, bundle, broken, broken,
+                    page);
+    CHECK(rc == 0);
+    rc = fc_run("%s %s %s%s --model %s --headless --log %s/x.csv 2>&1", L, cmd, broken, args, model,
+                dir);
+    CHECKF(rc == 1 && strstr(fc_out, page), "%s, missing page: %d %s", cmd, rc, fc_out);
+    /* a bad model: named, and said to be the model */
+    char bad[4300];
+    snprintf(bad, sizeof bad, "%s/bad.lnm", dir);
+    const char *writers[2] = {"echo 'not a model' >", "head -c 300 /dev/urandom >"};
+    for (int i = 0; i < 2; i++) {
+        rc = fc_run("%s %s && %s %s %s%s --model %s --headless --log %s/x.csv 2>&1", writers[i], bad,
+                    L, cmd, bundle, args, bad, dir);
+        CHECKF(rc == 1 && strstr(fc_out, "bad.lnm") && strstr(fc_out, "model"),
+               "%s, bad model (%s): %d %s", cmd, writers[i], rc, fc_out);
+    }
+    rc = fc_run("%s %s %s%s --model /nonexistent/m.lnm --headless --log %s/x.csv 2>&1", L, cmd,
+                bundle, args, dir);
+    CHECKF(rc == 1 && strstr(fc_out, "/nonexistent/m.lnm"), "%s, missing model: %d %s", cmd, rc,
+           fc_out);
 }
 
 int fc_write_fake_infile(const char *audio, const char *raw, int rate)

@@ -52,6 +52,15 @@ int fc_shot(const char *file, double *t, int *page, int *system, float *x, int *
  * Counts failures (lec_test.h). */
 void fc_check_shot(const char *file, float truth_tol_px, double max_lag_s);
 
+/* The load errors `lectern follow` and `replay` share, each run as
+ * "lectern CMD B ARGS --model M --headless --log DIR/x.csv": a copy of
+ * `bundle` without pages/PAGE names that page; a model file that is not one
+ * (text, then random bytes) and one that does not exist are named; exit
+ * status 1 every time. args: what follows the bundle ("" or " r"); scratch
+ * files go to dir. Counts failures (lec_test.h). */
+void fc_check_load_errors(const char *cmd, const char *bundle, const char *args, const char *page,
+                          const char *model, const char *dir);
+
 /* Replaces the fake capture device's infile (tests/audio/alsa_fake.h: raw
  * FLOAT_LE stereo at the fake's rate) with an audio file, resampled to that
  * rate, on both channels, so that the device "plays" that rendering. 0 ok. */

@@ -180,23 +180,8 @@ static void test_errors(void)
         CHECKF(rc == 3 && strstr(fc_out, "nosuchcard"), "unknown device: %d %s", rc, fc_out);
         lec_alsa_fake_stop(&fake);
     }
-    /* a missing page image: named (before any device is opened) */
-    char broken[4300];
-    snprintf(broken, sizeof broken, "%s/broken", D);
-    rc = fc_run("rm -rf %s && cp -r %s %s && rm %s/pages/page-3.png", broken, S, broken, broken);
-    CHECK(rc == 0);
-    rc = fc_run("%s follow %s --model %s --headless --log %s/x.csv 2>&1", L, broken, M, D);
-    CHECKF(rc == 1 && strstr(fc_out, "page-3.png"), "missing page: %d %s", rc, fc_out);
-    /* a bad model: a model file of another kind of file */
-    char bad[4300];
-    snprintf(bad, sizeof bad, "%s/bad.lnm", D);
-    rc = fc_run("head -c 300 /dev/urandom > %s && %s follow %s --model %s --headless --log "
-                "%s/x.csv 2>&1",
-                bad, L, S, bad, D);
-    CHECKF(rc == 1 && strstr(fc_out, "bad.lnm") && strstr(fc_out, "model"), "bad model: %d %s",
-           rc, fc_out);
-    rc = fc_run("%s follow %s --model /nonexistent/m.lnm --headless --log %s/x.csv 2>&1", L, S, D);
-    CHECKF(rc == 1 && strstr(fc_out, "/nonexistent/m.lnm"), "missing model: %d %s", rc, fc_out);
+    /* a missing page image (named before any device is opened), bad models */
+    fc_check_load_errors("follow", S, "", "page-3.png", M, D);
     /* usage */
     rc = fc_run("%s follow %s --model %s --record x 2>&1", L, S, M);
     CHECK(rc == 2);

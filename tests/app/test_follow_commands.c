@@ -22,35 +22,8 @@
 #include "follow_cli.h"
 #include "follow_fixture.h"
 #include "lec_test.h"
+#include "lec_test_alloc.h"
 #include "lec_util.h"
-
-/* ---- allocation counter (linked with -Wl,--wrap=malloc,...) ---- */
-void *__real_malloc(size_t n);
-void *__real_calloc(size_t n, size_t m);
-void *__real_realloc(void *p, size_t n);
-void __real_free(void *p);
-static long g_allocs;
-void *__wrap_malloc(size_t n)
-{
-    g_allocs++;
-    return __real_malloc(n);
-}
-void *__wrap_calloc(size_t n, size_t m)
-{
-    g_allocs++;
-    return __real_calloc(n, m);
-}
-void *__wrap_realloc(void *p, size_t n)
-{
-    g_allocs++;
-    return __real_realloc(p, n);
-}
-void __wrap_free(void *p)
-{
-    if (p)
-        g_allocs++;
-    __real_free(p);
-}
 
 static fa_ctx C;
 static int g_paused;
@@ -70,25 +43,12 @@ static unsigned send(lec_view_cmd_kind kind, int delta, int system, float x)
     return act;
 }
 
+/* As the follower threads do (fa_feed). */
 static void feed(const float *x, size_t n)
 {
-    lec_follow_out outs[8];
-    while (n > 0) {
-        size_t used = 0;
-        int k = lec_follower_process(C.follower, x, n, &used, outs, 8, NULL);
-        CHECK(k >= 0);
-        if (k < 0)
-            return;
-        for (int i = 0; i < k; i++)
-            fa_log_push(&C.log, &outs[i]);
-        if (k > 0) {
-            lec_view_pos pos;
-            fa_out_to_pos(&outs[k - 1], 0, &pos);
-            lec_view_publish(C.view, &pos);
-        }
-        x += used;
-        n -= used;
-    }
+    lec_follow_out last;
+    lec_error err;
+    CHECK(fa_feed(&C, x, n, &last, C.view, 0, &err) >= 0);
 }
 
 int main(void)
@@ -122,7 +82,7 @@ int main(void)
         return lec_test_finish("test_follow_commands");
     }
     size_t sr = (size_t)C.sample_rate;
-    long a0 = g_allocs;
+    long a0 = lec_test_allocs();
 
     /* 2.6 s: on system 0 (truth x 390), following */
     feed(x, 26 * sr / 10);
@@ -176,7 +136,7 @@ int main(void)
     CHECKF(p.system <= 1 && !p.lost, "after restart + 1 s: system %d lost %d", p.system, p.lost);
     /* Q */
     CHECK(send(LEC_VIEW_CMD_QUIT, 0, 0, 0) == FA_ACT_QUIT);
-    long used = g_allocs - a0;
+    long used = lec_test_allocs() - a0;
     CHECKF(used == 0, "%ld allocations on the follower thread's path", used);
 
     /* the log has every frame, in order */

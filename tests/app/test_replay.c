@@ -235,21 +235,8 @@ static void test_errors(void)
     int rc = fc_run("%s %s replay %s r --model %s 2>&1", env, L, B, M);
     CHECKF(rc == 3 && strstr(fc_out, "audio output") && strstr(fc_out, "--headless"),
            "no audio device: %d %s", rc, fc_out);
-    /* a bundle whose page image is missing: the file is named */
-    char broken[4300];
-    snprintf(broken, sizeof broken, "%s/broken", D);
-    rc = fc_run("rm -rf %s && cp -r %s %s && rm %s/pages/page-2.png", broken, B, broken, broken);
-    CHECK(rc == 0);
-    rc = fc_run("%s replay %s r --model %s --headless --log %s/x.csv 2>&1", L, broken, M, D);
-    CHECKF(rc == 1 && strstr(fc_out, "page-2.png"), "missing page: %d %s", rc, fc_out);
-    /* a bad model: named, and said to be the model */
-    char bad[4300];
-    snprintf(bad, sizeof bad, "%s/bad.lnm", D);
-    rc = fc_run("echo 'not a model' > %s && %s replay %s r --model %s --headless --log %s/x.csv "
-                "2>&1",
-                bad, L, B, bad, D);
-    CHECKF(rc == 1 && strstr(fc_out, "bad.lnm") && strstr(fc_out, "model"), "bad model: %d %s",
-           rc, fc_out);
+    /* a bundle whose page image is missing: the file is named; bad models */
+    fc_check_load_errors("replay", B, " r", "page-2.png", M, D);
     /* an audio file that does not exist (nor is a rendering) */
     rc = fc_run("%s replay %s nope.flac --model %s --headless --log %s/x.csv 2>&1", L, B, M, D);
     CHECKF(rc == 1 && strstr(fc_out, "nope.flac"), "missing audio: %d %s", rc, fc_out);

@@ -36,12 +36,8 @@ static int save_png(const uint8_t *g, const char *path)
     return rc;
 }
 
-static int write_audio(const char *path, int real)
+int vb_write_tone(const char *path, double duration_s)
 {
-    if (!real) {
-        FILE *f = fopen(path, "wb");
-        return f && fclose(f) == 0 ? 0 : -1;
-    }
     SF_INFO info = {0};
     info.samplerate = 22050;
     info.channels = 1;
@@ -49,7 +45,7 @@ static int write_audio(const char *path, int real)
     SNDFILE *sf = sf_open(path, SFM_WRITE, &info);
     if (!sf)
         return -1;
-    int n = (int)(VB_DURATION_S * 22050);
+    int n = (int)(duration_s * 22050);
     float *x = malloc(sizeof(float) * (size_t)n);
     for (int i = 0; x && i < n; i++)
         x[i] = 0.1f * sinf(2 * 3.14159265f * 440.0f * (float)i / 22050.0f);
@@ -57,6 +53,30 @@ static int write_audio(const char *path, int real)
     free(x);
     sf_close(sf);
     return ok ? 0 : -1;
+}
+
+static int write_audio(const char *path, int real)
+{
+    if (!real) {
+        FILE *f = fopen(path, "wb");
+        return f && fclose(f) == 0 ? 0 : -1;
+    }
+    return vb_write_tone(path, VB_DURATION_S);
+}
+
+int vb_write_truth(const char *path, const double *t, int n)
+{
+    FILE *f = fopen(path, "w");
+    if (!f)
+        return -1;
+    fprintf(f, "{\"note_onset_s\":[");
+    for (int i = 0; i < n; i++)
+        fprintf(f, "%s%g", i ? "," : "", t[i]);
+    fprintf(f, "],\"event_onset_s\":[");
+    for (int i = 0; i < n; i++)
+        fprintf(f, "%s%g", i ? "," : "", t[i]);
+    fprintf(f, "]}");
+    return fclose(f) == 0 ? 0 : -1;
 }
 
 int vb_write(const char *dir, int with_audio)
@@ -96,20 +116,14 @@ int vb_write(const char *dir, int with_audio)
     rc |= write_audio(path, with_audio);
 
     snprintf(path, sizeof path, "%s/audio/r.truth.json", dir);
-    FILE *f = fopen(path, "w");
-    if (!f)
+    double t[VB_EVENTS];
+    for (int i = 0; i < VB_EVENTS; i++)
+        t[i] = vb_event_t(i);
+    if (vb_write_truth(path, t, VB_EVENTS) != 0)
         return -1;
-    fprintf(f, "{\"note_onset_s\":[");
-    for (int i = 0; i < VB_EVENTS; i++)
-        fprintf(f, "%s%g", i ? "," : "", vb_event_t(i));
-    fprintf(f, "],\"event_onset_s\":[");
-    for (int i = 0; i < VB_EVENTS; i++)
-        fprintf(f, "%s%g", i ? "," : "", vb_event_t(i));
-    fprintf(f, "]}");
-    rc |= fclose(f);
 
     snprintf(path, sizeof path, "%s/piece.json", dir);
-    f = fopen(path, "w");
+    FILE *f = fopen(path, "w");
     if (!f)
         return -1;
     fprintf(f, "{\"format\":\"lectern-piece\",\"version\":1,\"title\":\"viewer test\","

@@ -31,6 +31,12 @@ static inline float vb_sys_top(int k) { return 150.0f + 350.0f * (float)(k % 2);
  * quiet tone) instead of an empty placeholder. Returns 0 on success. */
 int vb_write(const char *dir, int with_audio);
 
+/* A quiet 440 Hz tone of duration_s, mono FLAC at 22050 Hz. 0 on success. */
+int vb_write_tone(const char *path, double duration_s);
+/* A rendering's ground truth (.truth.json): note and event i at t[i] s, n of
+ * them. 0 on success. */
+int vb_write_truth(const char *path, const double *t, int n);
+
 /* Expected true page x at time t if t lies between two heads of the same
  * system (returns the system, else -1). */
 int vb_truth(double t, float *page_x);

@@ -206,29 +206,6 @@ static int fixed_fn(void *user, const float *score, const float *spec, const flo
     return 0;
 }
 
-static float *read_audio(const char *path, size_t *n)
-{
-    lec_source_config sc;
-    lec_source_config_default(&sc);
-    sc.kind = LEC_SOURCE_FILE;
-    sc.path = path;
-    lec_error err;
-    lec_source *s = lec_source_create(&sc, &err);
-    if (!s)
-        return NULL;
-    size_t cap = (size_t)(lec_source_duration_s(s) * FIX_SR) + 2 * FIX_SR, len = 0;
-    float *x = malloc(sizeof(float) * cap);
-    while (x && len < cap) {
-        size_t got = 0;
-        if (lec_source_read(s, x + len, cap - len, &got, 0, &err) || got == 0)
-            break;
-        len += got;
-    }
-    lec_source_destroy(s);
-    *n = len;
-    return x;
-}
-
 /* Follow audio x over piece p; returns the outputs (malloc'd), count in *k. */
 static lec_follow_out *follow(const lec_follow_model *m, const lec_piece *p, const float *x,
                               size_t n, int *k)
@@ -437,7 +414,7 @@ int main(void)
     if (model && q) {
         lec_piece_path(t, lec_piece_renderings(t)[0].audio, path, sizeof path);
         size_t n = 0;
-        float *x = read_audio(path, &n);
+        float *x = fix_read_audio(path, &n);
         CHECK(x && n > (size_t)FIX_SR * 10);
         int ka = -1, kb = -1;
         lec_follow_out *a = x ? follow(model, t, x, n, &ka) : NULL;

@@ -53,6 +53,7 @@ static int run_lectern(const char *args, long fsize_limit, double delay_s, int n
 {
     char logpath[4200];
     snprintf(logpath, sizeof logpath, "%s/run.log", g_dir);
+    fflush(NULL); /* else the child's freopen flushes our pending output a second time */
     pid_t pid = fork();
     if (pid < 0)
         return -1;
