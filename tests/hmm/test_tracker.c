@@ -110,6 +110,22 @@ typedef struct run {
 
 static run R;
 
+/* The true position at frame f of scenario sc (moves x, at most one jump);
+ * returns 1 while the scenario is silent. */
+static int truth_step(const scenario *sc, const lec_simperf *sy, int f, float *x, int *jumped)
+{
+    float tt = (float)f / FPS;
+    int silent = tt >= sc->silence_t0 && tt < sc->silence_t1;
+    int fermata = tt >= sc->fermata_t0 && tt < sc->fermata_t1;
+    if (!*jumped && sc->jump_px != 0 && tt >= sc->jump_t) {
+        *x += sc->jump_px;
+        *jumped = 1;
+    }
+    if (!silent && !fermata && f > 0)
+        *x = lec_simperf_step(sy, *x, tt < sc->t_switch ? sc->tempo_a : sc->tempo_b);
+    return silent;
+}
+
 static void simulate(const scenario *sc, lec_tracker *t)
 {
     lec_simperf_config syc;
@@ -136,15 +152,7 @@ static void simulate(const scenario *sc, lec_tracker *t)
     R.win_min_x0 = 1e9f;
     R.win_max_x1 = -1e9f;
     for (int f = 0; f < R.n; f++) {
-        float tt = (float)f / FPS;
-        int silent = tt >= sc->silence_t0 && tt < sc->silence_t1;
-        int fermata = tt >= sc->fermata_t0 && tt < sc->fermata_t1;
-        if (!jumped && sc->jump_px != 0 && tt >= sc->jump_t) {
-            x += sc->jump_px;
-            jumped = 1;
-        }
-        if (!silent && !fermata && f > 0)
-            x = lec_simperf_step(sy, x, tt < sc->t_switch ? sc->tempo_a : sc->tempo_b);
+        int silent = truth_step(sc, sy, f, &x, &jumped);
         lec_simperf_frame(sy, x);
         long a0 = n_alloc;
         int n = lec_tracker_windows(t, x0, maxw);
@@ -731,15 +739,7 @@ static void simulate_global(const scenario *sc, lec_tracker *t)
         R.n = MAXF;
     R.allocs = 0;
     for (int f = 0; f < R.n; f++) {
-        float tt = (float)f / FPS;
-        int silent = tt >= sc->silence_t0 && tt < sc->silence_t1;
-        int fermata = tt >= sc->fermata_t0 && tt < sc->fermata_t1;
-        if (!jumped && sc->jump_px != 0 && tt >= sc->jump_t) {
-            x += sc->jump_px;
-            jumped = 1;
-        }
-        if (!silent && !fermata && f > 0)
-            x = lec_simperf_step(sy, x, tt < sc->t_switch ? sc->tempo_a : sc->tempo_b);
+        int silent = truth_step(sc, sy, f, &x, &jumped);
         long a0 = n_alloc;
         int n = lec_tracker_windows(t, x0, maxw);
         R.allocs += n_alloc - a0;
