@@ -1049,8 +1049,11 @@ int lec_cmd_train(int argc, char **argv)
         status = 0;
     }
 done:
-    sigaction(SIGINT, &old_int, NULL);
-    sigaction(SIGTERM, &old_term, NULL);
+    /* the handlers stay installed until the process exits: a late Ctrl-C
+     * (the user pressing it again while the datasets are freed) must not turn a
+     * clean stop, with everything written, into a death by signal */
+    (void)old_int;
+    (void)old_term;
     lec_dataset_destroy(train);
     lec_dataset_destroy(valid);
     lec_train_destroy(tr);
