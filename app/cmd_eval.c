@@ -73,6 +73,10 @@ typedef struct task {
     double audio_s;
     double jump_s, jump_from_s, jump_to_s;
     lec_follow_costs costs;
+    /* the network in the follower's own feed: of the windows run while someone
+     * plays that hold the true position, how often the arg-max bucket is the
+     * true one (or a neighbour) */
+    int64_t net_in, net_hit, net_hit1;
 } task;
 
 typedef struct eval_ctx {
@@ -233,12 +237,34 @@ static void run_task(eval_ctx *c, task *t)
     lec_follower_position(f, &init);
     rep[0] = (lec_report){0.0, init.strip_x_px};
     size_t k = 0;
+    /* chunks shorter than a hop: at most one frame a call, so that the frame's
+     * windows can be read back for the network diagnostic */
+    const size_t hop_chunk = (size_t)(sr / lec_follower_fps(f)) > 1 ? (size_t)(sr / lec_follower_fps(f)) - 1 : 1;
+    const int B = lec_follow_model_buckets(c->model);
+    const float win_w = (float)lec_follow_model_info(c->model)->window_width_px;
     for (size_t i = 0; i < n;) {
-        size_t chunk = n - i < 4096 ? n - i : 4096, used = 0;
+        size_t chunk = n - i < hop_chunk ? n - i : hop_chunk, used = 0;
         int got = lec_follower_process(f, audio + i, chunk, &used, out + k, (int)(cap - k), &err);
         if (got < 0) {
             st = err.code;
             goto done;
+        }
+        if (got == 1 && !c->oracle && out[k].activity >= 0.5f) {
+            const float *wx0, *wp;
+            const int nw = lec_follower_last_windows(f, &wx0, &wp);
+            const float tx = oracle_x(&orc, out[k].t_end_s);
+            for (int w = 0; w < nw; w++) {
+                if (!(tx >= wx0[w] && tx < wx0[w] + win_w))
+                    continue;
+                const int tb = (int)((tx - wx0[w]) / win_w * (float)B);
+                int am = 0;
+                for (int b = 1; b < B; b++)
+                    if (wp[(size_t)w * B + b] > wp[(size_t)w * B + am])
+                        am = b;
+                t->net_in++;
+                t->net_hit += am == tb;
+                t->net_hit1 += abs(am - tb) <= 1;
+            }
         }
         k += (size_t)got;
         i += used;
@@ -352,6 +378,7 @@ static cJSON *report(eval_ctx *c, int jumps, int *n_failed)
     double *cost_all = malloc(sizeof(double) * (nf_all ? nf_all : 1));
     size_t kk = 0;
     int any = 0;
+    int64_t net_in = 0, net_hit = 0, net_hit1 = 0;
     for (int i = 0; i < c->n_tasks; i++) {
         task *t = &c->tasks[i];
         if (t->jump != jumps)
@@ -404,6 +431,16 @@ static cJSON *report(eval_ctx *c, int jumps, int *n_failed)
             cJSON_AddNumberToObject(jj, "resume_at_s", t->jump_to_s);
             cJSON_AddItemToObject(pj, "jump", jj);
         }
+        if (t->net_in) {
+            cJSON *nj = cJSON_CreateObject();
+            cJSON_AddNumberToObject(nj, "windows_holding_truth", (double)t->net_in);
+            cJSON_AddNumberToObject(nj, "bucket_accuracy", (double)t->net_hit / (double)t->net_in);
+            cJSON_AddNumberToObject(nj, "within_1_bucket", (double)t->net_hit1 / (double)t->net_in);
+            cJSON_AddItemToObject(pj, "network", nj);
+        }
+        net_in += t->net_in;
+        net_hit += t->net_hit;
+        net_hit1 += t->net_hit1;
         cJSON *cj = lec_metrics_cost_json(&cs);
         if (cj) {
             cJSON_AddNumberToObject(cj, "windows_per_frame",
@@ -441,6 +478,18 @@ static cJSON *report(eval_ctx *c, int jumps, int *n_failed)
             cJSON_AddItemToObject(o, "summary", lec_metrics_summary_json(&s));
         }
         lec_metrics_total_destroy(tot);
+    }
+    if (net_in) {
+        const int B = lec_follow_model_buckets(c->model);
+        printf("network in the follower's feed: %lld windows held the true position while "
+               "someone played; arg-max bucket right %.3f, within +-1 %.3f (chance %.3f / %.3f)\n",
+               (long long)net_in, (double)net_hit / (double)net_in,
+               (double)net_hit1 / (double)net_in, 1.0 / B, 3.0 / B);
+        cJSON *nj = cJSON_CreateObject();
+        cJSON_AddNumberToObject(nj, "windows_holding_truth", (double)net_in);
+        cJSON_AddNumberToObject(nj, "bucket_accuracy", (double)net_hit / (double)net_in);
+        cJSON_AddNumberToObject(nj, "within_1_bucket", (double)net_hit1 / (double)net_in);
+        cJSON_AddItemToObject(o, "network", nj);
     }
     if (kk) {
         lec_cost_stats cs;
@@ -622,8 +671,21 @@ int lec_cmd_eval(int argc, char **argv)
     for (int b = 0; b < nb; b++) {
         const lec_piece *p = c.pieces[b];
         const lec_piece_rendering *rr = lec_piece_renderings(p);
-        const char *base = strrchr(lec_piece_dir(p), '/');
-        base = base && base[1] ? base + 1 : lec_piece_dir(p);
+        /* the bundle directory's last component, trailing slashes ignored
+         * ("DIR/piece/" names the run "piece", as "DIR/piece" does) */
+        char base[512];
+        {
+            const char *d = lec_piece_dir(p);
+            size_t e = strlen(d);
+            while (e > 1 && d[e - 1] == '/')
+                e--;
+            size_t s = e;
+            while (s > 0 && d[s - 1] != '/')
+                s--;
+            size_t n = e - s < sizeof base - 1 ? e - s : sizeof base - 1;
+            memcpy(base, d + s, n);
+            base[n] = 0;
+        }
         for (int j = 0; j <= jumps; j++)
             for (size_t r = 0; r < lec_piece_n_renderings(p); r++) {
                 if (strcmp(audio, "all") && strcmp(audio, rr[r].name))

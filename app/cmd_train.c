@@ -58,7 +58,7 @@ static void help(FILE *out)
             "  --no-augment       train on plain samples (no score/audio augmentation)\n"
             "  --train-on-valid   also train on valid-split bundles found under --data\n"
             "  Corrupt bundles are skipped with a warning naming them; renderings made\n"
-            "  with a MuseScore soundfont are refused (kept for evaluation).\n\n"
+            "  with a MuseScore soundfont are refused for training (kept for evaluation;\n  --evaluate measures on them).\n\n"
             "Model (--arch: space- or ';'-separated key=value, defaults in brackets):\n"
             "  win=WxH [128x48]   score window, px;  ss=PX [2] staff space in px (the\n"
             "                     strip is H/ss staff spaces tall);  buckets=B [16]\n"
@@ -582,6 +582,7 @@ static int evaluate_model(const opts *o)
     dc.sigma_buckets = (float)sigma;
     dc.margin_x_ss = (float)margin;
     dc.cache_dir = o->cache && strcmp(o->cache, "none") != 0 ? o->cache : NULL;
+    dc.allow_eval_soundfont = 1; /* measuring on unseen sounds is what they are for */
     int n_warn = 0;
     ds = lec_dataset_create(v, nv, &dc, on_warn, &n_warn, &err);
     if (!ds) {

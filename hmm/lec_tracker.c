@@ -61,6 +61,14 @@ struct lec_tracker {
     /* global observation: per cell, the tile it reads and the bucket in it */
     int *cell_tile, *cell_bucket;
     float *rowbuf;         /* (B) soft-max -> logits scratch */
+    float *zc, *zmean;     /* (N) this frame's logit per cell; its running mean */
+
+    /* tempo states (tempo_states = K > 0): lay (K, N) the joint posterior,
+     * alpha its marginal over speeds; lay_tmp the prediction; before (N) the
+     * predicted marginal before the observation (the likelihood is after/before) */
+    int K;
+    float *lay, *lay_tmp, *before, *v_k; /* v_k (K) speeds px/s */
+    double n_center;       /* playing frames in the running means */
 
     /* tempo */
     float *hist_t, *hist_x; /* (hist_cap) ring of (active time s, x px) */
@@ -85,8 +93,8 @@ void lec_tracker_config_default(lec_tracker_config *c)
     c->nominal_speed_px_s = 0;
     c->min_tempo = 0.5f;
     c->max_tempo = 2.0f;
-    c->min_speed_ss_s = 2;
-    c->max_speed_ss_s = 60;
+    c->min_speed_ss_s = 4;
+    c->max_speed_ss_s = 36;
     c->speed_slack = 2.0f;
     c->speed_sigma = 0.4f;
     c->tempo_window_s = 4;
@@ -98,6 +106,11 @@ void lec_tracker_config_default(lec_tracker_config *c)
     c->obs_floor = 0.05f;
     c->global_obs = 0;
     c->global_floor_log = -8.0f;
+    c->global_obs_weight = 0.12f;
+    c->global_center_s = 20.0f;
+    c->global_center_prior_s = 5.0f;
+    c->tempo_states = 16;
+    c->tempo_switch = 0.05f;
     c->start_x0_px = 0;
     c->start_x1_px = 0;
     c->win_lead = 0.35f;
@@ -197,6 +210,9 @@ static lec_status check_config(const lec_tracker_config *c, lec_error *err)
     if (!isfinite(c->back_ss) || c->back_ss < 0 || !isfinite(c->jump_rate_s) || c->jump_rate_s < 0)
         return lec_error_set(err, LEC_EINVAL, "tracker: back_ss %g and jump_rate_s %g must be >= 0",
                              (double)c->back_ss, (double)c->jump_rate_s);
+    if (!finite_pos(c->global_obs_weight) || c->global_obs_weight > 10)
+        return lec_error_set(err, LEC_EINVAL, "tracker: global_obs_weight %g must be in (0, 10]",
+                             (double)c->global_obs_weight);
     if (!finite_pos(c->obs_weight) || c->obs_weight > 10 || !finite_pos(c->obs_floor))
         return lec_error_set(err, LEC_EINVAL,
                              "tracker: obs_weight %g must be in (0, 10] and obs_floor %g > 0",
@@ -220,6 +236,16 @@ static lec_status check_config(const lec_tracker_config *c, lec_error *err)
         return lec_error_set(err, LEC_EINVAL,
                              "tracker: global_obs %d (0 or 1) / floor %g (in [-80, 0)) not sensible",
                              c->global_obs, (double)c->global_floor_log);
+    if (c->tempo_states < 0 || c->tempo_states > 256 || !(c->tempo_switch >= 0) ||
+        !(c->tempo_switch <= 0.5f))
+        return lec_error_set(err, LEC_EINVAL,
+                             "tracker: tempo_states %d (0..256) / tempo_switch %g (0..0.5)",
+                             c->tempo_states, (double)c->tempo_switch);
+    if (!(c->global_center_s >= 0 && c->global_center_s <= 3600) ||
+        !(c->global_center_prior_s >= 0 && c->global_center_prior_s <= 3600))
+        return lec_error_set(err, LEC_EINVAL,
+                             "tracker: global_center_s %g / global_center_prior_s %g: want 0..3600 s",
+                             (double)c->global_center_s, (double)c->global_center_prior_s);
     if (c->scan_windows_per_frame < 1 || c->scan_windows_per_frame > 1024 ||
         c->probe_windows_per_frame < 0 || c->probe_windows_per_frame > 1024)
         return lec_error_set(err, LEC_EINVAL,
@@ -391,6 +417,31 @@ static void hist_clear(lec_tracker *t)
     t->hist_head = 0;
 }
 
+/* Tempo states from the marginal alpha: each cell's mass spread over the
+ * speeds as the current speed marginal (uniform when keep is 0). */
+static void layers_from_alpha(lec_tracker *t, int keep)
+{
+    if (!t->K)
+        return;
+    const int N = t->N, K = t->K;
+    float w[256];
+    double sw = 0;
+    for (int k = 0; k < K; k++) {
+        double s = 0;
+        if (keep)
+            for (int c = 0; c < N; c++)
+                s += t->lay[(size_t)k * N + c];
+        w[k] = keep ? (float)s : 1.0f;
+        sw += w[k];
+    }
+    for (int k = 0; k < K; k++) {
+        const float wk = sw > 0 ? (float)(w[k] / sw) : 1.0f / (float)K;
+        float *l = t->lay + (size_t)k * N;
+        for (int c = 0; c < N; c++)
+            l[c] = wk * t->alpha[c];
+    }
+}
+
 static void set_uniform(lec_tracker *t, int c0, int c1)
 {
     memset(t->alpha, 0, (size_t)t->N * sizeof *t->alpha);
@@ -491,10 +542,28 @@ lec_tracker *lec_tracker_create(const lec_tracker_config *cfg, lec_error *err)
     t->hist_t = malloc((size_t)t->hist_cap * sizeof *t->hist_t);
     t->hist_x = malloc((size_t)t->hist_cap * sizeof *t->hist_x);
     t->rowbuf = malloc((size_t)t->B * sizeof *t->rowbuf);
+    if (c->tempo_states > 0) {
+        t->K = c->tempo_states;
+        t->lay = malloc((size_t)t->K * N * sizeof *t->lay);
+        t->lay_tmp = malloc((size_t)t->K * N * sizeof *t->lay_tmp);
+        t->before = malloc(N * sizeof *t->before);
+        t->v_k = malloc((size_t)t->K * sizeof *t->v_k);
+        if (!t->lay || !t->lay_tmp || !t->before || !t->v_k) {
+            lec_error_set(err, LEC_ENOMEM, "tracker: out of memory for %d x %d tempo states",
+                          t->K, t->N);
+            lec_tracker_destroy(t);
+            return NULL;
+        }
+        for (int k = 0; k < t->K; k++)
+            t->v_k[k] = t->K > 1 ? t->v_lo * powf(t->v_hi / t->v_lo, (float)k / (float)(t->K - 1))
+                                 : sqrtf(t->v_lo * t->v_hi);
+    }
     if (c->global_obs) {
         t->cell_tile = malloc(N * sizeof *t->cell_tile);
         t->cell_bucket = malloc(N * sizeof *t->cell_bucket);
-        if (!t->cell_tile || !t->cell_bucket) {
+        t->zc = malloc(N * sizeof *t->zc);
+        t->zmean = calloc(N, sizeof *t->zmean);
+        if (!t->cell_tile || !t->cell_bucket || !t->zc || !t->zmean) {
             lec_error_set(err, LEC_ENOMEM, "tracker: out of memory for %d cells", t->N);
             lec_tracker_destroy(t);
             return NULL;
@@ -556,6 +625,12 @@ void lec_tracker_destroy(lec_tracker *t)
     free(t->rowbuf);
     free(t->cell_tile);
     free(t->cell_bucket);
+    free(t->zc);
+    free(t->zmean);
+    free(t->lay);
+    free(t->lay_tmp);
+    free(t->before);
+    free(t->v_k);
     free(t);
 }
 
@@ -564,6 +639,7 @@ void lec_tracker_reset(lec_tracker *t)
     if (!t)
         return;
     set_uniform(t, t->start_c0, t->start_c1);
+    layers_from_alpha(t, 0);
     t->frame = 0;
     t->mode = MODE_SEARCH;
     t->bad_frames = t->good_frames = 0;
@@ -602,6 +678,7 @@ void lec_tracker_set_position(lec_tracker *t, float x_px)
     for (int c = m - r; c <= m + r; c++)
         if (c >= 0 && c < t->N)
             t->alpha[c] = (float)(t->alpha[c] / s);
+    layers_from_alpha(t, 1);
     summarise(t);
     t->x = x_px;
     t->last_x = x_px;
@@ -805,6 +882,109 @@ static void predict(lec_tracker *t, float pj)
     }
 }
 
+/* Tempo states: each speed k moves its layer by v_k dt a (linear
+ * interpolation between cells), with p_hold (+ silence) of not moving and
+ * p_back of a small step back; then tempo_switch to each neighbouring speed,
+ * and the jump pj spread uniformly. lay_tmp = the prediction, tmp = its
+ * marginal over speeds. Mass moving past the strip end is dropped (see
+ * predict). */
+static void predict_tempo(lec_tracker *t, float a, float pj)
+{
+    const int N = t->N, K = t->K, nb = t->nb;
+    double hold = t->cfg.p_hold + (1.0 - t->cfg.p_hold) * (1.0 - a);
+    double back = nb > 0 ? t->cfg.p_back * a : 0.0;
+    double fwd = 1.0 - hold - back;
+    if (fwd < 0)
+        fwd = 0;
+    const float keep = 1.0f - pj, add = pj / ((float)N * (float)K);
+    for (int k = 0; k < K; k++) {
+        const float *in = t->lay + (size_t)k * N;
+        float *o = t->lay_tmp + (size_t)k * N;
+        const float d = t->v_k[k] * t->dt / t->cell; /* cells per frame while playing */
+        const int m = (int)floorf(d);
+        const float f = d - (float)m;
+        const float w0 = (float)(fwd * (1.0 - f)), w1 = (float)(fwd * f), wh = (float)hold;
+        const float wb = nb > 0 ? (float)(back / nb) : 0.0f;
+        /* o[c] = wh in[c] + w0 in[c-m] + w1 in[c-m-1] + wb sum_{j=1..nb} in[c+j];
+         * the interior [m+1, N-nb) needs no bounds checks */
+        int lo = m + 1 < N ? m + 1 : N, hi = N - nb > lo ? N - nb : lo;
+        for (int c = 0; c < N; c = (c == lo - 1 && hi > lo) ? hi : c + 1) {
+            float acc = wh * in[c];
+            int i0 = c - m, i1 = c - m - 1;
+            if (i0 >= 0 && i0 < N)
+                acc += w0 * in[i0];
+            if (i1 >= 0 && i1 < N)
+                acc += w1 * in[i1];
+            for (int j = 1; j <= nb; j++)
+                if (c + j < N)
+                    acc += wb * in[c + j];
+            o[c] = acc;
+        }
+        for (int c = lo; c < hi; c++) {
+            float acc = wh * in[c] + w0 * in[c - m] + w1 * in[c - m - 1];
+            for (int j = 1; j <= nb; j++)
+                acc += wb * in[c + j];
+            o[c] = acc;
+        }
+    }
+    /* tempo switches (only while playing) and the jump */
+    const float sw = t->cfg.tempo_switch * a;
+    for (int c = 0; c < N; c++)
+        t->tmp[c] = 0;
+    for (int k = 0; k < K; k++) {
+        float *l = t->lay + (size_t)k * N; /* the result goes back to lay */
+        const float *mid = t->lay_tmp + (size_t)k * N;
+        const float *lo = k > 0 ? mid - N : NULL, *hi = k < K - 1 ? mid + N : NULL;
+        const float stay = 1.0f - sw * (float)((lo != NULL) + (hi != NULL));
+        for (int c = 0; c < N; c++) {
+            float v = stay * mid[c];
+            if (lo)
+                v += sw * lo[c];
+            if (hi)
+                v += sw * hi[c];
+            v = keep * v + add;
+            l[c] = v;
+            t->tmp[c] += v;
+        }
+    }
+}
+
+/* Tempo states after the observation: each layer times the cell's likelihood
+ * (tmp after / before), normalised by s; the speed estimate from the speed
+ * marginal around the belief. */
+static void posterior_tempo(lec_tracker *t, double s)
+{
+    const int N = t->N, K = t->K;
+    const float inv = (float)(1.0 / s);
+    for (int c = 0; c < N; c++)
+        t->before[c] = t->before[c] > 0 ? t->tmp[c] / t->before[c] * inv : 0.0f;
+    for (int k = 0; k < K; k++) {
+        float *l = t->lay + (size_t)k * N;
+        for (int c = 0; c < N; c++)
+            l[c] *= t->before[c];
+    }
+}
+
+static void tempo_from_layers(lec_tracker *t)
+{
+    const int N = t->N, K = t->K;
+    int R = (int)ceilf(t->cfg.conf_radius_ss * t->ss / t->cell);
+    int c0 = t->map_c - R < 0 ? 0 : t->map_c - R, c1 = t->map_c + R + 1 > N ? N : t->map_c + R + 1;
+    double sw = 0, slv = 0;
+    for (int k = 0; k < K; k++) {
+        const float *l = t->lay + (size_t)k * N;
+        double m = 0;
+        for (int c = c0; c < c1; c++)
+            m += l[c];
+        sw += m;
+        slv += m * log(t->v_k[k]);
+    }
+    if (sw > 0) {
+        t->v_est = (float)exp(slv / sw);
+        t->have_v = 1;
+    }
+}
+
 /* Multiply window i's likelihood into tmp. Returns 0 if the row was unusable,
  * else 1, and (for the main window) the agreement *g and the evidence *ev. */
 static int observe(lec_tracker *t, const float *p, float x0, float e, float *g, float *ev)
@@ -884,25 +1064,16 @@ static const float *row_logits(lec_tracker *t, const float *rows, int i, int is_
  * evaluated (n < tiles) or whose row is unusable get the floor. Returns how
  * many rows were usable; *g = log of the likelihood the predicted belief gets
  * (0 = it sits on the best cell). Needs t->lik sized B: reused per row. */
-static int observe_global(lec_tracker *t, const float *rows, int n, int is_log, float e, float *g)
+static int observe_global(lec_tracker *t, const float *rows, int n, int is_log, float e,
+                          int learn, float *g)
 {
-    /* pass 1: the best logit over the usable rows */
-    float zmax = -INFINITY;
-    int used = 0;
-    for (int i = 0; i < n; i++) {
-        const float *z = row_logits(t, rows, i, is_log);
-        if (!z)
-            continue;
-        used++;
-        for (int b = 0; b < t->B; b++)
-            zmax = z[b] > zmax ? z[b] : zmax;
-    }
+    /* pass 1: every cell's logit from its tile (NAN: no usable row) */
+    int used = 0, cur = -1;
+    const float *z = NULL;
+    for (int i = 0; i < n; i++)
+        used += row_logits(t, rows, i, is_log) != NULL;
     if (!used)
         return 0;
-    float fl = t->cfg.global_floor_log;
-    double before = 0, after = 0;
-    int cur = -1;
-    const float *z = NULL;
     for (int c = 0; c < t->N; c++) {
         int k = t->cell_tile[c];
         if (k != cur) {
@@ -913,7 +1084,50 @@ static int observe_global(lec_tracker *t, const float *rows, int n, int is_log, 
                 z = t->lik;
             }
         }
-        float l = z ? e * (z[t->cell_bucket[c]] - zmax) : fl;
+        t->zc[c] = z ? z[t->cell_bucket[c]] : NAN;
+    }
+    /* pass 2: centring (hmm/README.md, "Hubs"): minus the cell's running mean,
+     * shrunk towards the mean over cells while its history is short; the
+     * means are those of the frames before this one */
+    const int centre = t->cfg.global_center_s > 0;
+    double mbar = 0;
+    float w_own = 0;
+    if (centre) {
+        int nm = 0;
+        for (int c = 0; c < t->N; c++)
+            if (isfinite(t->zc[c])) {
+                mbar += t->zmean[c];
+                nm++;
+            }
+        mbar = nm ? mbar / nm : 0;
+        const double n0 = (double)t->cfg.global_center_prior_s * t->cfg.fps;
+        w_own = t->n_center + n0 > 0 ? (float)(t->n_center / (t->n_center + n0)) : 1.0f;
+    }
+    float zmax = -INFINITY;
+    for (int c = 0; c < t->N; c++) {
+        if (!isfinite(t->zc[c]))
+            continue;
+        float zz = t->zc[c];
+        if (centre) {
+            const float m = w_own * t->zmean[c] + (1 - w_own) * (float)mbar;
+            /* update the cell's mean with this frame (after reading it), from
+             * playing frames only */
+            const double nt = (double)t->cfg.global_center_s * t->cfg.fps;
+            const float rate = (float)(1.0 / (t->n_center + 1 < nt ? t->n_center + 1 : nt));
+            if (learn)
+                t->zmean[c] += rate * (zz - t->zmean[c]);
+            zz -= m;
+            t->zc[c] = zz;
+        }
+        zmax = zz > zmax ? zz : zmax;
+    }
+    if (centre && learn)
+        t->n_center += 1;
+    /* pass 3: likelihood relative to the best cell, floored */
+    float fl = t->cfg.global_floor_log;
+    double before = 0, after = 0;
+    for (int c = 0; c < t->N; c++) {
+        float l = isfinite(t->zc[c]) ? e * (t->zc[c] - zmax) : fl;
         float lik = expf(l > fl ? l : fl);
         before += t->tmp[c];
         t->tmp[c] *= lik;
@@ -1001,15 +1215,22 @@ static lec_status update(lec_tracker *t, const float *probs, int n, float activi
             t->probe_k = (t->probe_k + 1) % t->n_probe_offsets;
     }
 
-    build_kernel(t, a);
     float pj = (float)(1.0 - exp(-(double)t->cfg.jump_rate_s * t->dt * a));
-    predict(t, pj);
+    if (t->K) {
+        predict_tempo(t, a, pj);
+        memcpy(t->before, t->tmp, (size_t)t->N * sizeof *t->before);
+    } else {
+        build_kernel(t, a);
+        predict(t, pj);
+    }
 
     int used = 0;
     float g = 0, ev = 0;
     int have_g = 0;
     if (a > 0 && t->cfg.global_obs) {
-        used = n > 0 ? observe_global(t, probs, n, is_log, t->cfg.obs_weight * a, &g) : 0;
+        used = n > 0 ? observe_global(t, probs, n, is_log, t->cfg.global_obs_weight * a,
+                                      a >= 0.5f, &g)
+                     : 0;
         have_g = used > 0;
     } else if (a > 0) {
         float e = t->cfg.obs_weight * a;
@@ -1038,18 +1259,26 @@ static lec_status update(lec_tracker *t, const float *probs, int n, float activi
     double s = 0;
     for (int c = 0; c < t->N; c++)
         s += t->tmp[c];
+    int reset_layers = 0;
     if (!(s > 0) || !isfinite(s)) { /* cannot happen with a positive floor; be safe */
         for (int c = 0; c < t->N; c++)
             t->tmp[c] = 1.0f / (float)t->N;
         s = 1;
+        reset_layers = 1;
     }
+    if (t->K && !reset_layers)
+        posterior_tempo(t, s);
     float inv = (float)(1.0 / s);
     for (int c = 0; c < t->N; c++)
         t->alpha[c] = t->tmp[c] * inv;
+    if (reset_layers)
+        layers_from_alpha(t, 0);
 
     float prev_x = t->x;
     summarise(t);
     t->last_x = prev_x;
+    if (t->K)
+        tempo_from_layers(t);
 
     /* lost / found bookkeeping only while someone plays */
     if (a >= 0.5f) {
@@ -1082,7 +1311,8 @@ static lec_status update(lec_tracker *t, const float *probs, int n, float activi
             }
         }
         t->active_t += t->dt * a;
-        tempo_update(t, a);
+        if (!t->K)
+            tempo_update(t, a);
     }
     find_second(t, main_x0(t));
     t->planned = 0;

@@ -56,12 +56,22 @@ typedef struct lec_tracker_config {
     /* --- tempo: speed along the strip --- */
     float nominal_speed_px_s; /* speed at the score's tempo; 0 = unknown */
     float min_tempo, max_tempo;          /* x nominal (0.5, 2) when nominal known */
-    float min_speed_ss_s, max_speed_ss_s; /* staff spaces/s when unknown (2, 60) */
+    float min_speed_ss_s, max_speed_ss_s; /* staff spaces/s when unknown (4, 36): the
+                                             valid pieces at 0.7x-1.4x move at 4.6-32.5
+                                             staff spaces/s on average (hmm/README.md) */
     float speed_slack;        /* the local speed may leave that range by this factor
                                  either way: engraving gives short notes more px per
                                  second than long ones (2) */
     float speed_sigma;        /* log-sd of the per-frame speed around the estimate (0.4) */
     float tempo_window_s;     /* trajectory span for the speed estimate (4 s) */
+    int tempo_states;         /* K > 0: the state is (position, tempo) with K speeds
+                                 log-spaced over the speed range (hmm/README.md, "Tempo
+                                 states"): evidence accumulates along paths of one
+                                 speed, and the speed is a posterior, not a point
+                                 estimate. 0: position only, moved by the estimated
+                                 speed (the kernel above) (16) */
+    float tempo_switch;       /* K > 0: per playing frame, probability of moving to
+                                 each neighbouring speed (0.05) */
     /* --- transitions --- */
     float p_hold;             /* per frame, extra probability of not moving (0.1) */
     float p_back;             /* per frame, probability of a small step back (0.02) */
@@ -80,6 +90,16 @@ typedef struct lec_tracker_config {
                                  comparable across windows (the bucket head). 0: the
                                  belief's windows, as described above */
     float global_floor_log;   /* per-cell log-likelihood floor below the best cell (-8) */
+    float global_obs_weight;  /* obs_weight in the global mode (0.12): every frame sees
+                                 the whole strip and consecutive frames share most of
+                                 their spectrogram excerpt, so each counts for little */
+    float global_center_s;    /* column centring (hmm/README.md, "Hubs"): each cell's logit
+                                 minus its own running mean over the last ~this many
+                                 seconds of playing, so that score columns the network
+                                 scores high whatever is played do not attract the
+                                 belief; 0 = off (20) */
+    float global_center_prior_s; /* until a cell has this many seconds of history its
+                                 mean is shrunk towards the mean over all cells (5) */
     /* --- start --- */
     float start_x0_px, start_x1_px; /* start region; if start_x1 <= start_x0: the
                                        systems of the first system's page (all

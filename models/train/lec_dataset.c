@@ -622,7 +622,7 @@ lec_dataset *lec_dataset_create(const lec_bundle_ref *refs, size_t n_refs,
         size_t used = 0;
         const lec_piece_rendering *rs = lec_piece_renderings(p);
         for (size_t r = 0; r < lec_piece_n_renderings(p); r++) {
-            if (is_eval_soundfont(rs[r].soundfont)) {
+            if (!cfg->allow_eval_soundfont && is_eval_soundfont(rs[r].soundfont)) {
                 warnf(warn, warn_user,
                       "%s: rendering %s refused: soundfont %s is reserved for evaluation",
                       refs[b].dir, rs[r].name, rs[r].soundfont);

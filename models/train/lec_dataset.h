@@ -78,6 +78,9 @@ typedef struct lec_dataset_config {
     float noise_prob;     /* 0.5: probability of an added noise floor */
     const char *cache_dir; /* spectrogram cache; NULL or "" = no cache */
     int progress;         /* 1: lec_progress bar on stderr while loading */
+    int allow_eval_soundfont; /* 1: renderings made with an evaluation soundfont
+                                 (MuseScore General) are used: for measuring a
+                                 model (train --evaluate), never for training. 0 */
 } lec_dataset_config;
 
 void lec_dataset_config_default(lec_dataset_config *cfg);
