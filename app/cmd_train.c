@@ -94,7 +94,11 @@ static void help(FILE *out)
             "  --resume           continue from CKPT exactly (network, optimiser state,\n"
             "                     step, schedule, data settings); --data/--valid may be\n"
             "                     omitted (the recorded ones are used). Exact only with the\n"
-            "                     same data; --steps N extends/shortens the schedule\n\n"
+            "                     same data; --steps N extends/shortens the schedule\n"
+            "  --init MODEL       a new run (new optimiser, schedule and step count) that\n"
+            "                     starts from MODEL's weights, architecture, front end and\n"
+            "                     input normalisation (--arch is not used): to go on training\n"
+            "                     a shipped model when its checkpoint is gone\n\n"
             "Evaluation:\n"
             "  lectern train --evaluate MODEL --valid DIR... [--valid-samples N] [--cache DIR]\n"
             "                     prints the model's validation metrics on those bundles\n"
@@ -129,6 +133,7 @@ typedef struct opts {
     int train_on_valid;
     int no_augment;
     const char *evaluate;
+    const char *init; /* --init MODEL: start from a model file's weights */
     double outside_frac;
     const char *dump_dir; /* --dump-samples DIR: write pictures of samples, then stop */
     int dump_n;
@@ -314,6 +319,8 @@ static int parse(int argc, char **argv, opts *o)
             o->out = v;
         else if (strcmp(a, "--evaluate") == 0)
             o->evaluate = v;
+        else if (strcmp(a, "--init") == 0)
+            o->init = v;
         else if (strcmp(a, "--dump-samples") == 0)
             o->dump_dir = v;
         else if (strcmp(a, "--dump-n") == 0) {
@@ -641,7 +648,8 @@ int lec_cmd_train(int argc, char **argv)
     run_meta rm = {0};
     cJSON *rm_json = NULL;
     lec_train *tr = NULL;
-    lec_model_info info;
+    lec_model_info info, init_info;
+    lec_nn_net *init_net = NULL; /* --init: owned until handed to the trainer */
     arch_opts ao;
     arch_defaults(&ao);
     lec_train_config tc;
@@ -701,7 +709,30 @@ int lec_cmd_train(int argc, char **argv)
                 (long long)lec_train_step_count(tr),
                 (long long)lec_train_config_of(tr)->total_steps);
     } else {
-        if (o.arch && parse_arch(o.arch, &ao)) {
+        if (o.init) {
+            lec_meta im;
+            lec_meta_init(&im);
+            init_net = lec_model_load(o.init, &init_info, &im, &err);
+            int64_t io = 0;
+            if (init_net && lec_meta_find(&im, "model.outside_class"))
+                lec_meta_get_int(&im, "model.outside_class", &io, NULL, NULL);
+            lec_meta_free(&im);
+            if (!init_net) {
+                fprintf(stderr, "lectern train: --init: %s\n", err.msg);
+                goto done;
+            }
+            if (o.arch)
+                fprintf(stderr, "lectern train: --init: the architecture is %s's; --arch is "
+                                "ignored\n", o.init);
+            const lec_nn_arch *a = lec_nn_net_arch(init_net);
+            ao.W = a->score_w;
+            ao.H = a->score_h;
+            ao.frames = a->spec_frames;
+            ao.bucket_head = a->bucket_head;
+            ao.B = a->n_out - (io ? 1 : 0);
+            ao.ss = init_info.staff_space_px;
+            o.outside = (int)io;
+        } else if (o.arch && parse_arch(o.arch, &ao)) {
             status = 2;
             goto done;
         }
@@ -723,11 +754,15 @@ int lec_cmd_train(int argc, char **argv)
         rm.n_valid = o.n_valid;
         memcpy(rm.valid, o.valid, sizeof o.valid);
         rm.index = o.index;
-        lec_model_info_default(&info);
-        info.window_width_px = ao.W;
-        info.window_height_px = ao.H;
-        info.staff_space_px = ao.ss;
-        info.buckets = ao.B + (rm.outside ? 1 : 0);
+        if (init_net) {
+            info = init_info; /* front end, unrolling, window and buckets of the model */
+        } else {
+            lec_model_info_default(&info);
+            info.window_width_px = ao.W;
+            info.window_height_px = ao.H;
+            info.staff_space_px = ao.ss;
+            info.buckets = ao.B + (rm.outside ? 1 : 0);
+        }
     }
 
     /* ---- find the bundles and split them */
@@ -849,7 +884,35 @@ int lec_cmd_train(int argc, char **argv)
     }
 
     /* ---- a new network: input normalisation measured on the training data */
-    if (!o.resume) {
+    if (!o.resume && init_net) {
+        const lec_nn_arch *ia = lec_nn_net_arch(init_net);
+        if (ia->spec_bands != lec_dataset_n_bands(train)) {
+            fprintf(stderr, "lectern train: --init: %s takes %d spectrogram bands, the data "
+                            "gives %d\n", o.init, ia->spec_bands, lec_dataset_n_bands(train));
+            goto done;
+        }
+        tc.batch = o.batch;
+        tc.lr = o.lr;
+        tc.seed = o.seed;
+        tc.total_steps = o.steps > 0 ? o.steps : 20000;
+        tc.warmup_steps = tc.total_steps / 20 < 500 ? tc.total_steps / 20 : 500;
+        if (tc.threads > tc.batch)
+            tc.threads = 1;
+        lec_nn_net *net = init_net;
+        init_net = NULL; /* the trainer owns it now, also on failure */
+        tr = lec_train_create(net, &info, &tc, &err);
+        if (!tr) {
+            fprintf(stderr, "lectern train: %s\n", err.msg);
+            goto done;
+        }
+        if (write_sidecar(sidecar, &rm))
+            goto done;
+        fprintf(stderr,
+                "lectern train: starting from %s: %zu parameters, window %dx%d px (staff space "
+                "%g px), %d buckets, %d frames x %d bands\n",
+                o.init, lec_nn_net_n_params(lec_train_net(tr)), ao.W, ao.H,
+                info.staff_space_px, ao.B, ao.frames, lec_dataset_n_bands(train));
+    } else if (!o.resume) {
         lec_nn_arch a;
         lec_nn_arch_default(&a);
         a.score_h = ao.H;
@@ -1058,6 +1121,7 @@ done:
     lec_dataset_destroy(train);
     lec_dataset_destroy(valid);
     lec_train_destroy(tr);
+    lec_nn_net_destroy(init_net);
     free(refs);
     free(trefs);
     free(vrefs);

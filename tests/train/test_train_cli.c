@@ -160,6 +160,25 @@ int main(void)
         double acc = meta_f(&meta, "valid.bucket_accuracy");
         CHECKF(acc > 0.25, "bucket head: valid acc %.3f (chance 0.125)", acc);
         printf("short training, bucket head: valid acc %.3f\n", acc);
+        /* --init: a new run from mb.lnm's weights keeps what it learnt (20 steps
+         * at a small rate; from scratch 20 steps stay near chance) */
+        rc = run("--data data --cache cache --init mb.lnm --arch 'win=48x24' --valid-samples 400 "
+                 "--out mi.lnm --steps 20 --valid-every 1000 --lr 1e-5 --no-augment");
+        CHECKF(rc == 0 && strstr(g_out, "starting from mb.lnm") && strstr(g_out, "--arch is ignored"),
+               "exit %d: %s", rc, g_out);
+        lec_meta mi;
+        lec_meta_init(&mi);
+        lec_model_info ii;
+        snprintf(p, sizeof p, "%s/mi.lnm", g_dir);
+        lec_nn_net *ni = lec_model_load(p, &ii, &mi, NULL);
+        CHECK(ni && lec_nn_net_arch(ni)->bucket_head == 1 && ii.buckets == 8);
+        double acc_i = meta_f(&mi, "valid.bucket_accuracy");
+        CHECKF(acc_i > acc - 0.1 && acc_i > 0.25, "--init: valid acc %.3f (was %.3f)", acc_i, acc);
+        lec_nn_net_destroy(ni);
+        lec_meta_free(&mi);
+        rc = run("--data data --cache cache --init nothing.lnm --out mj.lnm --steps 2");
+        CHECKF(rc == 1 && strstr(g_out, "--init") && strstr(g_out, "nothing.lnm"), "exit %d: %s",
+               rc, g_out);
     }
     lec_nn_net_destroy(net);
     lec_meta_free(&meta);
@@ -276,6 +295,6 @@ int main(void)
     /* --help tells the truth about the options it lists */
     rc = run("--help");
     CHECK(rc == 0 && strstr(g_out, "--resume") && strstr(g_out, "--split-from-index") &&
-          strstr(g_out, "MuseScore"));
+          strstr(g_out, "MuseScore") && strstr(g_out, "--init MODEL"));
     return lec_test_finish("test_train_cli");
 }
