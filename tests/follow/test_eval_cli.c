@@ -130,6 +130,13 @@ int main(void)
     const cJSON *cost = cJSON_GetObjectItemCaseSensitive(fol, "cost");
     CHECK(is_num(cost, "realtime_factor") && is_num(cost, "p99_ms") &&
           is_num(cost, "latency_median_ms"));
+    /* the network's accuracy in the follower's own feed: counted, and consistent */
+    const cJSON *nw = cJSON_GetObjectItemCaseSensitive(fol, "network");
+    CHECKF(nw && num(nw, "windows_holding_truth") > 0 && num(nw, "bucket_accuracy") >= 0 &&
+               num(nw, "bucket_accuracy") <= num(nw, "within_1_bucket") &&
+               num(nw, "within_1_bucket") <= 1,
+           "%s", nw ? cJSON_Print(nw) : "no \"network\" in the JSON");
+    CHECK(strstr(g_out, "network in the follower's feed"));
     const cJSON *jt = cJSON_GetObjectItemCaseSensitive(j, "jump_tests");
     const cJSON *jsum = cJSON_GetObjectItemCaseSensitive(jt, "summary");
     CHECK(cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(jt, "pieces")) == 2);
@@ -185,6 +192,8 @@ int main(void)
            num(jsum, "recovered_within_2s"));
     CHECK(cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(
         cJSON_GetObjectItemCaseSensitive(j, "conditions"), "oracle")));
+    /* no network ran: no network figures */
+    CHECK(!cJSON_GetObjectItemCaseSensitive(fol, "network"));
     cJSON_Delete(j);
     /* --dump: one line per frame and per event (+ header), errors small */
     {
