@@ -2,7 +2,7 @@
 # models/recipe.sh -- how the shipped model models/lectern.lnm is trained: the
 # exact commands of its run (MODEL_CARD.md has the figures).
 #
-#   models/recipe.sh [build|train|resume|evaluate|install]
+#   models/recipe.sh [build|train|resume|finetune|evaluate|install]
 #
 # Inputs: the Mutopia piano corpus built into bundles by `lectern corpus build`
 # (models/corpus/README.md) in $CORPUS, and its index.json (suggested_split:
@@ -53,6 +53,21 @@ resume)
         --cache "$WORK/spec" --minutes 85 "$@" >>"$WORK/log.txt" 2>&1 &
     echo "resumed in the background (pid $!), log: $WORK/log.txt"
     ;;
+finetune)
+    # 3b. go on training the shipped model when its checkpoint is gone (a new
+    #     machine): a new run from models/lectern.lnm's weights (same
+    #     architecture, front end and normalisation), a smaller rate; then
+    #     `resume` continues this run from its checkpoint as above.
+    shift
+    mkdir -p "$WORK"
+    nohup nice -n 10 "$LECTERN" train --init "$ROOT/models/lectern.lnm" \
+        --data "$CORPUS" --split-from-index "$INDEX" --cache "$WORK/spec" \
+        --out "$MODEL" --checkpoint "$CKPT" \
+        --steps 20000 --minutes 85 --threads 2 --batch 32 --lr 3e-4 --seed 2 \
+        --valid-every 1000 --valid-samples 1024 --progress-every 100 \
+        --checkpoint-minutes 10 "$@" >>"$WORK/log.txt" 2>&1 &
+    echo "fine-tuning in the background (pid $!), log: $WORK/log.txt"
+    ;;
 evaluate)
     # 4. the model card's figures: validation metrics of the model file on the
     #    valid-split bundles, with the data settings recorded in the model
@@ -64,7 +79,7 @@ install)
     cp "$MODEL" "$ROOT/models/lectern.lnm"
     ;;
 *)
-    echo "usage: $0 [build|train|resume|evaluate|install]" >&2
+    echo "usage: $0 [build|train|resume|finetune|evaluate|install]" >&2
     exit 2
     ;;
 esac
