@@ -305,10 +305,12 @@ static int cmd_build(int argc, char **argv)
             fprintf(results,
                     "{\"id\":\"%s\",\"ok\":%s,\"cause\":\"%s\",\"bundles\":%d,\"heads_nontied\":%lld,"
                     "\"heads_with_onset\":%lld,\"perf_notes\":%lld,\"perf_with_head\":%lld,"
+                    "\"as_printed\":%d,"
                     "\"t_engrave_s\":%.2f,\"t_audio_s\":%.2f,\"t_total_s\":%.2f}\n",
                     it->id, w.status == LEC_OK ? "true" : "false", w.res.cause, w.res.n_bundles,
                     (long long)w.res.heads_nontied, (long long)w.res.heads_nontied_with_onset,
                     (long long)w.res.perf_notes, (long long)w.res.perf_notes_with_head,
+                    w.res.n_as_printed,
                     w.res.t_engrave_s, w.res.t_audio_s, w.res.t_total_s);
             fflush(results);
         }
@@ -530,6 +532,7 @@ static int cmd_stats(int argc, char **argv)
     size_t built = 0, bundles = 0, n_cov = 0;
     double *cov = calloc(n ? n : 1, sizeof *cov);
     double t_sum = 0, t_eng = 0, t_audio = 0, hn = 0, ho = 0, pn = 0, ph = 0;
+    size_t as_printed = 0, as_printed_pieces = 0; /* absent in older rows: 0 */
     char causes[32][32];
     int cause_n[32], n_causes = 0;
     for (size_t i = 0; i < n && cov; i++) {
@@ -545,6 +548,10 @@ static int cmd_stats(int argc, char **argv)
             ho += NUM("heads_with_onset");
             pn += NUM("perf_notes");
             ph += NUM("perf_with_head");
+            if (cJSON_IsNumber(cJSON_GetObjectItem(r, "as_printed")) && NUM("as_printed") > 0) {
+                as_printed += (size_t)NUM("as_printed");
+                as_printed_pieces++;
+            }
             if (NUM("heads_nontied") > 0)
                 cov[n_cov++] = 100.0 * NUM("heads_with_onset") / NUM("heads_nontied");
         } else {
@@ -581,6 +588,9 @@ static int cmd_stats(int argc, char **argv)
                med, hn ? 100.0 * ho / hn : 0.0, cov[0], below);
         printf("performed notes with a printed head: %.2f%%\n", pn ? 100.0 * ph / pn : 0.0);
     }
+    if (as_printed)
+        printf("played as printed (repeats not in every staff): %zu bundles of %zu pieces\n",
+               as_printed, as_printed_pieces);
     printf("time summed over pieces (each on one worker): engraving %.0f s, audio %.0f s, "
            "total %.0f s (%.1f s a piece)\n",
            t_eng, t_audio, t_sum, n ? t_sum / (double)n : 0.0);

@@ -19,6 +19,14 @@
 %%    that follows it, usually the source's \unfoldRepeats one) supplies the
 %%    twin's tempo settings. MIDI-only scores of the source are logged too
 %%    (tag mK) but produce nothing else.
+%%    When unfolding changes the score's length (volta or segno repeats), a
+%%    second twin plays the score as printed (tag pK: percent and tremolo
+%%    repeats unfolded, which keeps the printed length; volta and segno
+%%    not). Every voice of every twin logs its end: a source may write a
+%%    repeat in one staff only and the other staff straight (LilyPond lays
+%%    both out against the same bars), so the unfolded twin would play the
+%%    hands apart; the builder compares the two twins' voice ends and plays
+%%    such a score as printed.
 %% 4. The PS backend's `grob-cause' stencil command is wrapped: it receives the
 %%    page-absolute offset of every grob at output time; we log note heads,
 %%    staff symbols and ties (to flag tied continuation heads).
@@ -32,6 +40,9 @@
 %%   PERF   tag id main grace pitch duration velocity origin
 %%   TEMPO  tag main grace quarter-bpm
 %%   PEDAL  tag main grace value(127 down / 0 up)
+%%   VEND   tag ordinal start end notes first-id context-id   (one per Voice-level
+%%          context: ordinal in creation order per tag, start = its creation
+%%          moment, end = end of its last note/rest/skip, main parts only)
 %%   SCORE  K instrument-names...
 %%   BOOK   output base name of the book whose grobs follow
 \version "2.24.0"
@@ -81,6 +92,26 @@
       m)
     (unfold-repeats-fully music)))
 
+%% The score as printed, for MIDI: unfold only the repeats whose unfolded
+%% form has the printed length (percent, tremolo: LilyPond's MIDI would
+%% play a percent repeat's body once and leave the rest silent); volta and
+%% segno repeats are played straight through as printed, like LilyPond's
+%% own MIDI without \unfoldRepeats. (@ (lily) ...): the source's
+%% unfold-repeats is made an identity below. One type per call: given a
+%% list of types, LilyPond 2.24's unfold-repeats walks every subtree once
+%% per type at every level (time exponential in the depth of the music).
+#(define (lec-unfold-same-length music)
+   (let ((unfold (@ (lily) unfold-repeats)))
+     (map-some-music
+      (lambda (m)
+        (and (music-is-of-type? m 'unfolded-repeated-music)
+             (make-sequential-music
+              (ly:music-deep-copy ((ly:music-property m 'elements-callback) m)))))
+      (unfold 'tremolo (unfold 'percent music)))))
+
+#(define (lec-moment=? a b)
+   (not (or (ly:moment<? a b) (ly:moment<? b a))))
+
 unfoldRepeats =
 #(define-music-function (types music)
    ((symbol-list-or-symbol? '()) ly:music?)
@@ -119,12 +150,40 @@ unfoldRepeats =
 %% ---- 3. the performance recorder -------------------------------------------
 %% Voice-level part: in every context that has a Note_performer (so only
 %% notes that sound are logged), it hears that context's own events.
+%% It also logs the context's extent (VEND): the ends of one score's voices
+%% in the unfolded and the as-printed twin tell whether every staff was
+%% unfolded alike.
+#(define lec-voice-ordinals (make-hash-table))
+#(define (lec-rat r) (format #f "~a/~a" (numerator r) (denominator r)))
 #(define (lec-make-voice-recorder tag)
    (lambda (context)
-     (let ((velocity 0) (port (lec-out)))
+     (let ((velocity 0) (port (lec-out))
+           (ordinal (hash-ref lec-voice-ordinals tag 0))
+           (start #f) (end 0) (n-notes 0) (first-id -1))
        (define (now) (lec-mom (ly:context-current-moment context)))
+       (hash-set! lec-voice-ordinals tag (1+ ordinal))
        (make-performer
+        ((initialize translator)
+         (set! start (ly:moment-main (ly:context-current-moment context))))
+        ((finalize translator)
+         (format port "VEND\t~a\t~a\t~a\t~a\t~a\t~a\t~a\n" tag ordinal
+                 (lec-rat (or start 0)) (lec-rat end) n-notes first-id
+                 (let ((i (ly:context-id context))) (if (string-null? i) "-" i))))
         (listeners
+         ;; every note, rest, skip: where the voice's music ends (a grace
+         ;; event adds no main time)
+         ((rhythmic-event performer ev)
+          (let* ((m (ly:context-current-moment context))
+                 (d (ly:event-property ev 'duration #f))
+                 (e (+ (ly:moment-main m)
+                       (if (and (ly:duration? d) (zero? (ly:moment-grace m)))
+                           (ly:moment-main (ly:duration-length d))
+                           0))))
+            (if (ly:in-event-class? ev 'note-event)
+                (begin
+                  (if (zero? n-notes) (set! first-id (lec-ev-id ev)))
+                  (set! n-notes (1+ n-notes))))
+            (if (> e end) (set! end e))))
          ((note-event performer ev)
           (let ((d (ly:event-property ev 'duration #f)))
             (format port "PERF\t~a\t~a\t~a\t~a\t~a\t~a\t~a\n"
@@ -183,9 +242,9 @@ unfoldRepeats =
 #(define (lec-midi-def-with-recorder base tag)
    (lec-add-recorders! (ly:output-def-clone base) tag))
 
-%% The twin of the last printed score that had no \midi block of its own:
-%% a MIDI-only score that follows lends it its \midi settings (tempo).
-#(define lec-pending #f) % (perf-score . k) or #f
+%% The twins of the last printed score that had no \midi block of its own:
+%% a MIDI-only score that follows lends them its \midi settings (tempo).
+#(define lec-pending #f) % (k (twin-score . tag) ...) or #f
 
 #(define (lec-instrument-names music)
    (let ((names '()))
@@ -220,26 +279,40 @@ unfoldRepeats =
                  (if (module? h) (ly:score-set-header! printed h)))
                (format (lec-out) "SCORE\t~a\t~a\n" k
                        (string-join (lec-instrument-names music) "\t"))
-               (let ((twin (ly:make-score (lec-real-unfold-fully (ly:music-deep-copy music)))))
-                 (ly:score-add-output-def!
-                  twin (lec-midi-def-with-recorder
-                        (if (pair? midis) (car midis) (ly:parser-lookup '$defaultmidi))
-                        k))
-                 (set! lec-pending (if (pair? midis) #f (cons twin k)))
+               (let* ((unfolded (lec-real-unfold-fully (ly:music-deep-copy music)))
+                      (as-printed (lec-unfold-same-length (ly:music-deep-copy music)))
+                      ;; the as-printed twin only when unfolding changes the timing
+                      (twins (cons (cons (ly:make-score unfolded) k)
+                                   (if (lec-moment=? (ly:music-length unfolded)
+                                                     (ly:music-length as-printed))
+                                       '()
+                                       (list (cons (ly:make-score as-printed)
+                                                   (format #f "p~a" k)))))))
+                 (for-each
+                  (lambda (tw)
+                    (ly:score-add-output-def!
+                     (car tw) (lec-midi-def-with-recorder
+                               (if (pair? midis) (car midis) (ly:parser-lookup '$defaultmidi))
+                               (cdr tw))))
+                  twins)
+                 (set! lec-pending (if (pair? midis) #f (cons k twins)))
                  (add! printed)
-                 (add! twin)))
+                 (for-each (lambda (tw) (add! (car tw))) twins)))
              ;; a MIDI-only score of the source
-             (let ((k (if lec-pending (cdr lec-pending) (- lec-score-count 1))))
+             (let ((k (if lec-pending (car lec-pending) (- lec-score-count 1))))
                (if lec-pending
-                   (let* ((twin (car lec-pending))
-                          (tdef (car (ly:score-output-defs twin))))
-                     ;; copy its \midi settings (context defs incl. tempo) into the twin
-                     (module-for-each
-                      (lambda (sym var)
-                        (if (variable-bound? var)
-                            (ly:output-def-set-variable! tdef sym (variable-ref var))))
-                      (ly:output-def-scope (car midis)))
-                     (lec-add-recorders! tdef k)
+                   (begin
+                     (for-each
+                      (lambda (tw)
+                        (let ((tdef (car (ly:score-output-defs (car tw)))))
+                          ;; copy its \midi settings (context defs incl. tempo) into the twin
+                          (module-for-each
+                           (lambda (sym var)
+                             (if (variable-bound? var)
+                                 (ly:output-def-set-variable! tdef sym (variable-ref var))))
+                           (ly:output-def-scope (car midis)))
+                          (lec-add-recorders! tdef (cdr tw))))
+                      (cdr lec-pending))
                      (set! lec-pending #f)))
                (if (>= k 0)
                    (let ((m (ly:make-score (lec-real-unfold-fully music))))

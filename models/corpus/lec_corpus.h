@@ -50,6 +50,7 @@ typedef struct lec_corpus_result {
                                 lilypond-timeout, no-notes, pages, annotations, audio, io */
     int64_t heads, heads_nontied, heads_nontied_with_onset;
     int64_t perf_notes, perf_notes_with_head;
+    int n_as_printed;        /* bundles played as printed: repeats not unfolded in every staff */
     double t_engrave_s, t_audio_s, t_total_s;
 } lec_corpus_result;
 

@@ -31,6 +31,7 @@ void lec_corpus_annot_free(annot_t *a)
     free(a->tempo);
     free(a->pedal);
     free(a->ties);
+    free(a->vends);
     memset(a, 0, sizeof *a);
 }
 
@@ -144,6 +145,18 @@ lec_status lec_corpus_annot_parse(const char *path, annot_t *a, lec_error *err)
                 GROW(a->pedal, a->n_pedal, a->cap_pedal);
                 a->pedal[a->n_pedal++] = c;
             }
+        } else if (strcmp(f[0], "VEND") == 0 && nf >= 8) {
+            GROW(a->vends, a->n_vends, a->cap_vends);
+            vend_t *v = &a->vends[a->n_vends];
+            memset(v, 0, sizeof *v);
+            snprintf(v->tag, sizeof v->tag, "%s", f[1]);
+            v->ordinal = atoi(f[2]);
+            if (!parse_rat(f[3], &v->sn, &v->sd) || !parse_rat(f[4], &v->en, &v->ed))
+                continue;
+            v->n_notes = atol(f[5]);
+            v->first_id = atol(f[6]);
+            snprintf(v->ctx, sizeof v->ctx, "%s", f[7]);
+            a->n_vends++;
         } else if (strcmp(f[0], "SCORE") == 0 && nf >= 2) {
             int k = atoi(f[1]);
             if (k + 1 > a->n_scores)

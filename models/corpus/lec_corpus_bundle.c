@@ -83,6 +83,95 @@ static uint64_t hash_str(const char *s, uint64_t h)
     return h;
 }
 
+/* exact compare of two rationals read from the file (d > 0; products in
+ * 128 bits: the numbers are the file's, not trusted to be small) */
+static int rat_cmp(int64_t an, int64_t ad, int64_t bn, int64_t bd)
+{
+    __int128 x = (__int128)an * bd, y = (__int128)bn * ad;
+    return (x > y) - (x < y);
+}
+
+/* staff (1 = top of its system) of the head with id `id`, 0 if unknown */
+static int staff_of_id(const annot_t *a, long id)
+{
+    for (size_t i = 0; id >= 0 && i < a->n_heads; i++)
+        if (a->heads[i].id == id && a->heads[i].staff >= 0)
+            return a->heads[i].staff + 1;
+    return 0;
+}
+
+/* Were all voices of score k unfolded alike? Some sources write a volta
+ * repeat in one staff only and the other staff straight through at the
+ * printed length (the engraving lays both against the same bars); unfolding
+ * then repeats one hand only and the hands drift apart. The unfolded twin
+ * (tag "k") and the as-printed twin (tag "pk", present when unfolding
+ * changes the length) log every voice's end; voices matched by creation
+ * order among those that start at 0. Any map from printed to performed time
+ * sends one printed moment to one performed moment, so voices that end
+ * together as printed must end together unfolded. Returns 1 (and why) if
+ * they do not: the score must be played as printed. */
+static int repeats_mismatch(const annot_t *a, int k, const char *log_path, char *why, size_t cap)
+{
+    char ut[16], pt[16];
+    snprintf(ut, sizeof ut, "%d", k);
+    snprintf(pt, sizeof pt, "p%d", k);
+    const vend_t *pv[64], *uv[64];
+    int n = 0;
+    for (size_t i = 0; i < a->n_vends; i++) {
+        const vend_t *p = &a->vends[i];
+        if (strcmp(p->tag, pt) != 0 || p->n_notes <= 0 || p->sn != 0)
+            continue;
+        const vend_t *u = NULL;
+        for (size_t j = 0; j < a->n_vends && !u; j++)
+            if (strcmp(a->vends[j].tag, ut) == 0 && a->vends[j].ordinal == p->ordinal)
+                u = &a->vends[j];
+        if (!u || u->sn != 0 || strcmp(u->ctx, p->ctx) != 0 || u->n_notes < p->n_notes) {
+            lec_corpus_log(log_path,
+                           "warning: score %d: repeat check skipped: voice %d (%s) of the as-printed "
+                           "twin has no counterpart in the unfolded one",
+                           k + 1, p->ordinal, p->ctx);
+            return 0;
+        }
+        if (n == 64)
+            break;
+        pv[n] = p;
+        uv[n++] = u;
+    }
+    for (int i = 0; i < n; i++)
+        for (int j = 0; j < n; j++) {
+            if (rat_cmp(pv[i]->en, pv[i]->ed, pv[j]->en, pv[j]->ed) != 0 ||
+                rat_cmp(uv[i]->en, uv[i]->ed, uv[j]->en, uv[j]->ed) <= 0)
+                continue;
+            /* i (with repeats) outlasts j (written out) */
+            const vend_t *vi = uv[i], *vj = uv[j];
+            int si = staff_of_id(a, vi->first_id), sj = staff_of_id(a, vj->first_id);
+            /* j may have repeats too, structured differently (e.g. a repeat
+             * starting a bar later in one staff) */
+            int j_folds = rat_cmp(vj->en, vj->ed, pv[j]->en, pv[j]->ed) > 0;
+            char who[160], ends[160];
+            if (si != sj && !j_folds)
+                snprintf(who, sizeof who, "repeats in staff %d only, staff %d written out", si, sj);
+            else if (si != sj)
+                snprintf(who, sizeof who, "repeats differ between staff %d and staff %d", si, sj);
+            else if (!j_folds)
+                snprintf(who, sizeof who, "repeats in voice %s of staff %d only, voice %s written out",
+                         vi->ctx, si, vj->ctx);
+            else
+                snprintf(who, sizeof who, "repeats differ between voices %s and %s of staff %d",
+                         vi->ctx, vj->ctx, si);
+            if (si != sj && strcmp(vi->ctx, "-") != 0 && strcmp(vj->ctx, "-") != 0)
+                snprintf(ends, sizeof ends, "voices %s and %s", vi->ctx, vj->ctx);
+            else
+                snprintf(ends, sizeof ends, "their voices");
+            snprintf(why, cap,
+                     "%s (%s end together as printed, at %g wn, but at %g and %g wn "
+                     "unfolded); played as printed",
+                     who, ends, rat(pv[i]->en, pv[i]->ed), rat(vi->en, vi->ed), rat(vj->en, vj->ed));
+            return 1;
+        }
+    return 0;
+}
+
 /* Renderings: for each soundfont x tempo, lec_perform -> MIDI -> FLAC + truth. */
 static lec_status render_all(const lec_corpus_config *cfg, const char *bdir, const char *name,
                              const perf_input_t *pin, const int *note_event, size_t n_events,
@@ -320,9 +409,17 @@ lec_status lec_corpus_write_bundle(const lec_corpus_config *cfg, annot_t *a, int
             res->heads_nontied++;
     }
 
-    /* performance: notes of the unfolded twin of score k */
-    char tag[16];
-    snprintf(tag, sizeof tag, "%d", k);
+    /* performance: notes of the unfolded twin of score k, or of the
+     * as-printed twin if its staves were not unfolded alike */
+    char tag[16], why[512] = "";
+    int as_printed = repeats_mismatch(a, k, log_path, why, sizeof why);
+    if (as_printed) {
+        snprintf(tag, sizeof tag, "p%d", k);
+        lec_corpus_log(log_path, "warning: %s: %s", name, why);
+        res->n_as_printed++;
+    } else {
+        snprintf(tag, sizeof tag, "%d", k);
+    }
     size_t n_pl = 0;
     pl = malloc((a->n_perf ? a->n_perf : 1) * sizeof *pl);
     head_out = malloc((a->n_perf ? a->n_perf : 1) * sizeof *head_out);
@@ -409,6 +506,9 @@ lec_status lec_corpus_write_bundle(const lec_corpus_config *cfg, annot_t *a, int
 
     cJSON *jperf = cJSON_AddObjectToObject(root, "performance");
     cJSON_AddNumberToObject(jperf, "time_offset_wn", r6(-t_min));
+    cJSON_AddStringToObject(jperf, "repeats", as_printed ? "as_printed" : "unfolded");
+    if (as_printed)
+        cJSON_AddStringToObject(jperf, "repeats_note", why);
     cJSON *jnotes = cJSON_AddArrayToObject(jperf, "notes");
     cJSON *jevents = cJSON_AddArrayToObject(jperf, "events");
     size_t n_events = 0;
@@ -447,9 +547,13 @@ lec_status lec_corpus_write_bundle(const lec_corpus_config *cfg, annot_t *a, int
     }
 
     /* tempo: the twin's; if it only has the initial tempo, the source's own
-     * MIDI score (tag mK) may carry \tempo marks in its music */
+     * MIDI score (tag mK, unfolded: not when played as printed) may carry
+     * \tempo marks in its music */
     char mtag[16];
-    snprintf(mtag, sizeof mtag, "m%d", k);
+    if (as_printed)
+        snprintf(mtag, sizeof mtag, "%s", tag);
+    else
+        snprintf(mtag, sizeof mtag, "m%d", k);
     size_t nt = 0, nmt = 0;
     for (size_t i = 0; i < a->n_tempo; i++) {
         nt += strcmp(a->tempo[i].tag, tag) == 0;

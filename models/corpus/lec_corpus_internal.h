@@ -57,6 +57,17 @@ typedef struct {
     double t, v; /* t whole notes; v bpm or pedal value */
 } cue_t;
 
+/* A Voice-level context of a MIDI twin (lec_annot.ly's VEND line): its
+ * creation moment and the end of its last note/rest/skip, main parts in
+ * whole notes as exact rationals. */
+typedef struct {
+    char tag[16];
+    int ordinal; /* creation order among the twin's voices */
+    int64_t sn, sd, en, ed;
+    long n_notes, first_id;
+    char ctx[32]; /* context id, "-" if none */
+} vend_t;
+
 typedef struct {
     head_t *heads;
     size_t n_heads, cap_heads;
@@ -70,6 +81,8 @@ typedef struct {
     size_t n_pedal, cap_pedal;
     long *ties;
     size_t n_ties, cap_ties;
+    vend_t *vends;
+    size_t n_vends, cap_vends;
     double paper_w, paper_h;
     int n_scores;
     char instruments[16][64];

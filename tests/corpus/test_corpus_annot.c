@@ -2,7 +2,8 @@
  * on snippets written for the test (one LilyPond run for all of them, ~3 s):
  * boxes, systems, pages, tied heads, grace notes, chords, two staves, a volta
  * repeat unfolded in the performance (position jumps back), a source
- * \unfoldRepeats MIDI score lending its tempo, and exact onset times. */
+ * \unfoldRepeats MIDI score lending its tempo, exact onset times, and a
+ * repeat written in one staff (or voice) only: played as printed. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -32,7 +33,17 @@ static const char *SNIPPETS =
     /* mov4: written-out and percent repeats */
     "\\score { { \\repeat unfold 2 { g'4 } \\repeat percent 2 { a'4 b' } } }\n"
     /* mov5: \unfoldRepeats in a printed score: printed folded, played unfolded */
-    "\\score { \\unfoldRepeats { \\repeat volta 2 { c''4 d'' } } \\layout { } \\midi { } }\n";
+    "\\score { \\unfoldRepeats { \\repeat volta 2 { c''4 d'' } } \\layout { } \\midi { } }\n"
+    /* mov6: the repeat in the upper staff only, the lower staff written out
+     * at the printed length (as some sources do): unfolding would play the
+     * hands apart, so it is played as printed */
+    "\\score { \\new PianoStaff <<\n"
+    "  \\new Staff { \\repeat volta 2 { c''4 d'' e'' f'' } \\alternative { { g''1 } { a''1 } } }\n"
+    "  \\new Staff { \\clef bass c4 c c c | d1 | e1 }\n"
+    ">> \\layout { } }\n"
+    /* mov7: the same in two voices of one staff */
+    "\\score { \\new Staff << { \\repeat volta 2 { c''1 } \\alternative { { d''1 } { e''1 } } }\n"
+    "  \\\\ { g'1 g' g' } >> \\layout { } }\n";
 
 static int box_inside(lec_box a, lec_box b)
 {
@@ -81,8 +92,9 @@ int main(void)
     snprintf(logp, sizeof logp, "%s/snip.log", scratch);
     lec_status st = lec_corpus_build_piece(&cfg, src, "snip", out, logp, &res, &err);
     CHECKF(st == LEC_OK, "%s (log %s)", err.msg, logp);
-    CHECK(res.n_bundles == 5);
+    CHECK(res.n_bundles == 7);
     CHECK(res.heads_nontied == res.heads_nontied_with_onset);
+    CHECK(res.n_as_printed == 2); /* mov6, mov7 */
 
     /* ---- mov1 */
     snprintf(b1, sizeof b1, "%s/snip__mov1", out);
@@ -211,6 +223,68 @@ int main(void)
                   lec_piece_notes(p)[2].pitch == 72);
     }
     lec_piece_destroy(p);
+
+    /* ---- mov6, mov7: a repeat in one staff (or voice) only, the other
+     * written out: played as printed, hands together, and said so */
+    for (int mv = 6; mv <= 7; mv++) {
+        snprintf(b3, sizeof b3, "%s/snip__mov%d", out, mv);
+        p = lec_piece_load(b3, &err);
+        CHECKF(p != NULL, "%s", err.msg);
+        if (!p)
+            continue;
+        /* mov6: c'' d'' e'' f'' | g'' | a'' over c c c c | d | e;
+         * mov7: c'' | d'' | e'' over g' | g' | g' */
+        const double t6[] = {0, 0.25, 0.5, 0.75, 1, 2}, t7[] = {0, 1, 2};
+        const double *t = mv == 6 ? t6 : t7;
+        size_t ne = mv == 6 ? 6 : 3;
+        const lec_piece_event *ev = lec_piece_events(p);
+        const lec_piece_note *no = lec_piece_notes(p);
+        const lec_piece_head *h = lec_piece_heads(p);
+        CHECK(lec_piece_n_heads(p) == 2 * ne);
+        CHECKF(lec_piece_n_events(p) == ne, "mov%d: %zu events", mv, lec_piece_n_events(p));
+        CHECK(lec_piece_n_notes(p) == 2 * ne);
+        for (size_t e = 0; e < ne && e < lec_piece_n_events(p); e++) {
+            /* every lower note is struck with an upper one, at the printed time */
+            CHECKF(ev[e].t_wn == t[e] && ev[e].n_notes == 2, "mov%d event %zu: %g wn, %d notes",
+                   mv, e, ev[e].t_wn, ev[e].n_notes);
+            if (ev[e].n_notes != 2)
+                continue;
+            const lec_piece_note *n0 = &no[ev[e].first_note], *n1 = n0 + 1;
+            CHECK(n0->head >= 0 && n1->head >= 0);
+            if (n0->head >= 0 && n1->head >= 0) {
+                CHECK(h[n0->head].onset_wn == t[e] && h[n1->head].onset_wn == t[e]);
+                CHECK(n0->pitch != n1->pitch);
+                if (mv == 6)
+                    CHECK(n0->staff != n1->staff);
+            }
+        }
+        lec_piece_destroy(p);
+        /* reported: piece.json and the piece log */
+        char f[4600], *text = NULL;
+        size_t l = 0;
+        snprintf(f, sizeof f, "%s/piece.json", b3);
+        CHECK(lec_read_file(f, 0, &text, &l, NULL) == LEC_OK);
+        CHECK(text && strstr(text, "\"repeats\":\"as_printed\"") != NULL);
+        CHECK(text && strstr(text, "\"repeats_note\":\"repeats in ") != NULL);
+        free(text);
+    }
+    {
+        char *text = NULL;
+        size_t l = 0;
+        CHECK(lec_read_file(logp, 0, &text, &l, NULL) == LEC_OK);
+        CHECKF(text && strstr(text, "warning: snip__mov6: repeats in staff 1 only, staff 2 written "
+                                    "out (their voices end together as printed, at 3 wn, but at 4 "
+                                    "and 3 wn unfolded); played as printed"),
+               "%s", text ? text : "");
+        CHECK(text && strstr(text, "warning: snip__mov7: repeats in voice 1 of staff 1 only, voice 2 "
+                                   "written out"));
+        free(text);
+        /* a repeat in both staves is unfolded */
+        snprintf(b3, sizeof b3, "%s/snip__mov1/piece.json", out);
+        CHECK(lec_read_file(b3, 0, &text, &l, NULL) == LEC_OK);
+        CHECK(text && strstr(text, "\"repeats\":\"unfolded\"") != NULL);
+        free(text);
+    }
 
     /* two \book blocks: two output files, each with its own page 1 */
     char bsrc[4300];

@@ -25,8 +25,16 @@ int main(void)
         CHECK(strcmp(lec_piece_license(p), "Public Domain") == 0);
         CHECK(lec_piece_n_renderings(p) == 1);
         CHECK(lec_piece_n_events(p) > 100);
-        /* the volta repeats are played: more events than distinct heads with onsets */
-        CHECK(lec_piece_n_notes(p) > lec_piece_n_heads(p));
+        /* its volta repeats are written in the upper staff only (the lower
+         * staff is written out): played as printed, every note at its head's
+         * printed time, hands together */
+        CHECK(lec_piece_n_notes(p) == 261);
+        const lec_piece_note *no = lec_piece_notes(p);
+        const lec_piece_head *h = lec_piece_heads(p);
+        size_t off = 0;
+        for (size_t i = 0; i < lec_piece_n_notes(p); i++)
+            off += no[i].head < 0 || no[i].t_wn != h[no[i].head].onset_wn;
+        CHECKF(off == 0, "%zu notes not at their head's printed time", off);
     }
     lec_piece_destroy(p);
 
@@ -64,7 +72,7 @@ int main(void)
         snprintf(f, sizeof f, "%s/.results.jsonl", d);
         const char *rows =
             "{\"id\":\"a\",\"ok\":false,\"cause\":\"lilypond\",\"bundles\":0,\"heads_nontied\":0,\"heads_with_onset\":0,\"perf_notes\":0,\"perf_with_head\":0,\"t_engrave_s\":1,\"t_audio_s\":0,\"t_total_s\":1}\n"
-            "{\"id\":\"b\",\"ok\":true,\"cause\":\"\",\"bundles\":2,\"heads_nontied\":100,\"heads_with_onset\":90,\"perf_notes\":100,\"perf_with_head\":100,\"t_engrave_s\":1,\"t_audio_s\":1,\"t_total_s\":2}\n"
+            "{\"id\":\"b\",\"ok\":true,\"cause\":\"\",\"bundles\":2,\"heads_nontied\":100,\"heads_with_onset\":90,\"perf_notes\":100,\"perf_with_head\":100,\"as_printed\":1,\"t_engrave_s\":1,\"t_audio_s\":1,\"t_total_s\":2}\n"
             "{\"id\":\"c\",\"ok\":false,\"cause\":\"lilypond-crash\",\"bundles\":0,\"heads_nontied\":0,\"heads_with_onset\":0,\"perf_notes\":0,\"perf_with_head\":0,\"t_engrave_s\":1,\"t_audio_s\":0,\"t_total_s\":1}\n"
             "{\"id\":\"a\",\"ok\":true,\"cause\":\"\",\"bundles\":1,\"heads_nontied\":50,\"heads_with_onset\":50,\"perf_notes\":60,\"perf_with_head\":57,\"t_engrave_s\":1,\"t_audio_s\":1,\"t_total_s\":2}\n";
         lec_write_file_atomic(f, rows, strlen(rows), NULL);
@@ -75,6 +83,8 @@ int main(void)
         CHECKF(strstr(out, "failed by cause: lilypond-crash 1") != NULL, "%s", out);
         CHECKF(strstr(out, "median over pieces 95.00%, overall 93.33%, minimum 90.00%, 1 pieces below 97%") != NULL, "%s", out);
         CHECKF(strstr(out, "performed notes with a printed head: 98.12%") != NULL, "%s", out);
+        CHECKF(strstr(out, "played as printed (repeats not in every staff): 1 bundles of 1 pieces") != NULL,
+               "%s", out);
     }
 
     /* lec_proc: timeout kills, exit codes are reported, missing tools fail */

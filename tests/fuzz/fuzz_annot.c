@@ -1,7 +1,8 @@
 /* fuzz_annot.c -- the LilyPond annotation output (the TSV lec_annot.ly
  * writes while engraving: BOOK, PAPER, NOTE, STAFF, TIE, PERF, TEMPO, PEDAL,
- * SCORE lines) as the corpus builder reads it: lec_corpus_annot_parse, then
- * lec_corpus_layout (staves -> systems, heads -> staves, page units -> px).
+ * SCORE, VEND lines) as the corpus builder reads it: lec_corpus_annot_parse,
+ * then lec_corpus_layout (staves -> systems, heads -> staves, page units ->
+ * px).
  * The file comes from an external program, so it is input like any other. */
 #include <stdlib.h>
 #include <string.h> /* lec_corpus_internal.h uses strlen/strcmp */
