@@ -35,6 +35,15 @@ static int cmp_perf_time(const void *a, const void *b)
     return x < y ? -1 : (x > y); /* input order */
 }
 
+/* A box [x0, y0, x1, y1] clipped to a w x h page. */
+static void clip_box(double *b, int w, int h)
+{
+    for (int i = 0; i < 4; i++) {
+        const double hi = i % 2 ? h : w;
+        b[i] = b[i] < 0 ? 0 : (b[i] > hi ? hi : b[i]);
+    }
+}
+
 static cJSON *box_json(const double *b)
 {
     cJSON *a = cJSON_CreateArray();
@@ -323,7 +332,9 @@ lec_status lec_corpus_write_bundle(const lec_corpus_config *cfg, annot_t *a, int
     cJSON *pages = cJSON_AddArrayToObject(root, "pages");
     int n_pages = 0;
     int *sys_out = calloc(n_sys ? n_sys : 1, sizeof *sys_out);
-    if (!sys_out) {
+    int *sys_pw = calloc(n_sys ? n_sys : 1, sizeof *sys_pw); /* its page's size, px */
+    int *sys_ph = calloc(n_sys ? n_sys : 1, sizeof *sys_ph);
+    if (!sys_out || !sys_pw || !sys_ph) {
         st = lec_error_set(err, LEC_ENOMEM, "%s: out of memory", name);
         goto done;
     }
@@ -363,6 +374,32 @@ lec_status lec_corpus_write_bundle(const lec_corpus_config *cfg, annot_t *a, int
             cJSON_AddNumberToObject(p, "engraved_page", systems[s].sys_page);
             cJSON_AddItemToArray(pages, p);
         }
+        /* the system's boxes must lie on its page (the bundle loader checks
+         * it): LilyPond may draw a few px into the paper's edge (clipped); a
+         * system far beyond it means the layout is broken (the score fails) */
+        {
+            int pw, ph;
+            if (!lec_corpus_png_size(pngs[pg], &pw, &ph)) {
+                st = lec_error_set(err, LEC_EFORMAT, "%s: not a PNG", pngs[pg]);
+                goto done;
+            }
+            double *bx[2] = {systems[s].box, systems[s].box_notes};
+            const double tx = 0.05 * pw, ty = 0.05 * ph;
+            for (int q = 0; q < 2; q++) {
+                double *b = bx[q];
+                if (b[0] < -tx || b[1] < -ty || b[2] > pw + tx || b[3] > ph + ty) {
+                    st = lec_error_set(err, LEC_EFORMAT,
+                                       "%s: system %zu box [%.1f,%.1f,%.1f,%.1f] lies outside its "
+                                       "%dx%d page (LilyPond drew beyond the paper)",
+                                       name, s, b[0], b[1], b[2], b[3], pw, ph);
+                    snprintf(res->cause, sizeof res->cause, "layout");
+                    goto done;
+                }
+                clip_box(b, pw, ph);
+            }
+            sys_pw[s] = pw;
+            sys_ph[s] = ph;
+        }
         systems[s].out_page = page_map[pg];
         sys_out[s] = n_sys_out++;
         cJSON *js = cJSON_CreateObject();
@@ -373,7 +410,9 @@ lec_status lec_corpus_write_bundle(const lec_corpus_config *cfg, annot_t *a, int
         for (int j = 0; j < systems[s].n_staves; j++) {
             staff_t *sf = &a->staves[systems[s].first_staff + j];
             cJSON *o = cJSON_CreateObject();
-            cJSON_AddItemToObject(o, "box", box_json(sf->box));
+            double sb[4] = {sf->box[0], sf->box[1], sf->box[2], sf->box[3]};
+            clip_box(sb, sys_pw[s], sys_ph[s]);
+            cJSON_AddItemToObject(o, "box", box_json(sb));
             cJSON_AddNumberToObject(o, "staff_space_px", round(sf->ss * 1000) / 1000);
             cJSON_AddItemToArray(jst, o);
         }
@@ -393,7 +432,9 @@ lec_status lec_corpus_write_bundle(const lec_corpus_config *cfg, annot_t *a, int
         cJSON_AddNumberToObject(o, "page", systems[h->sys].out_page);
         cJSON_AddNumberToObject(o, "system", sys_out[h->sys]);
         cJSON_AddNumberToObject(o, "staff", h->staff);
-        cJSON_AddItemToObject(o, "box", box_json(h->box));
+        double hb[4] = {h->box[0], h->box[1], h->box[2], h->box[3]};
+        clip_box(hb, sys_pw[h->sys], sys_ph[h->sys]);
+        cJSON_AddItemToObject(o, "box", box_json(hb));
         cJSON_AddNumberToObject(o, "pitch", h->pitch);
         char r[64];
         snprintf(r, sizeof r, "%lld/%lld", (long long)h->mn, (long long)h->md);
@@ -668,6 +709,8 @@ done:
     }
     cJSON_Delete(root);
     free(sys_out);
+    free(sys_pw);
+    free(sys_ph);
     free(pl);
     free(head_out);
     free(note_event);
