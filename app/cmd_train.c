@@ -884,60 +884,45 @@ int lec_cmd_train(int argc, char **argv)
     }
 
     /* ---- a new network: input normalisation measured on the training data */
-    if (!o.resume && init_net) {
-        const lec_nn_arch *ia = lec_nn_net_arch(init_net);
-        if (ia->spec_bands != lec_dataset_n_bands(train)) {
-            fprintf(stderr, "lectern train: --init: %s takes %d spectrogram bands, the data "
-                            "gives %d\n", o.init, ia->spec_bands, lec_dataset_n_bands(train));
-            goto done;
-        }
-        tc.batch = o.batch;
-        tc.lr = o.lr;
-        tc.seed = o.seed;
-        tc.total_steps = o.steps > 0 ? o.steps : 20000;
-        tc.warmup_steps = tc.total_steps / 20 < 500 ? tc.total_steps / 20 : 500;
-        if (tc.threads > tc.batch)
-            tc.threads = 1;
-        lec_nn_net *net = init_net;
-        init_net = NULL; /* the trainer owns it now, also on failure */
-        tr = lec_train_create(net, &info, &tc, &err);
-        if (!tr) {
-            fprintf(stderr, "lectern train: %s\n", err.msg);
-            goto done;
-        }
-        if (write_sidecar(sidecar, &rm))
-            goto done;
-        fprintf(stderr,
-                "lectern train: starting from %s: %zu parameters, window %dx%d px (staff space "
-                "%g px), %d buckets, %d frames x %d bands\n",
-                o.init, lec_nn_net_n_params(lec_train_net(tr)), ao.W, ao.H,
-                info.staff_space_px, ao.B, ao.frames, lec_dataset_n_bands(train));
-    } else if (!o.resume) {
+    if (!o.resume) {
+        /* the network: a model file's (--init) or a new one */
         lec_nn_arch a;
-        lec_nn_arch_default(&a);
-        a.score_h = ao.H;
-        a.score_w = ao.W;
-        a.spec_bands = lec_dataset_n_bands(train);
-        a.spec_frames = ao.frames;
-        a.n_out = info.buckets;
-        snprintf(a.score_layers, sizeof a.score_layers, "%s", ao.score);
-        snprintf(a.spec_layers, sizeof a.spec_layers, "%s", ao.spec);
-        snprintf(a.head_layers, sizeof a.head_layers, "%s", ao.head);
-        a.act = ao.act;
-        a.batchnorm = ao.bn;
-        a.bucket_head = ao.bucket_head;
-        if (lec_dataset_input_stats(train, o.seed ^ 0x5157ULL, 2048, &a.score_mean, &a.score_std,
-                                    &a.spec_mean, &a.spec_std, &err)) {
-            fprintf(stderr, "lectern train: %s\n", err.msg);
-            goto done;
+        lec_nn_net *net = NULL;
+        if (init_net) {
+            const lec_nn_arch *ia = lec_nn_net_arch(init_net);
+            if (ia->spec_bands != lec_dataset_n_bands(train)) {
+                fprintf(stderr, "lectern train: --init: %s takes %d spectrogram bands, the data "
+                                "gives %d\n", o.init, ia->spec_bands, lec_dataset_n_bands(train));
+                goto done;
+            }
+            net = init_net;
+            init_net = NULL; /* the trainer owns it now, also on failure */
+        } else {
+            lec_nn_arch_default(&a);
+            a.score_h = ao.H;
+            a.score_w = ao.W;
+            a.spec_bands = lec_dataset_n_bands(train);
+            a.spec_frames = ao.frames;
+            a.n_out = info.buckets;
+            snprintf(a.score_layers, sizeof a.score_layers, "%s", ao.score);
+            snprintf(a.spec_layers, sizeof a.spec_layers, "%s", ao.spec);
+            snprintf(a.head_layers, sizeof a.head_layers, "%s", ao.head);
+            a.act = ao.act;
+            a.batchnorm = ao.bn;
+            a.bucket_head = ao.bucket_head;
+            if (lec_dataset_input_stats(train, o.seed ^ 0x5157ULL, 2048, &a.score_mean,
+                                        &a.score_std, &a.spec_mean, &a.spec_std, &err)) {
+                fprintf(stderr, "lectern train: %s\n", err.msg);
+                goto done;
+            }
+            net = lec_nn_net_create(&a, &err);
+            if (!net) {
+                fprintf(stderr, "lectern train: --arch: %s\n", err.msg);
+                status = 2;
+                goto done;
+            }
+            lec_nn_net_init(net, o.seed);
         }
-        lec_nn_net *net = lec_nn_net_create(&a, &err);
-        if (!net) {
-            fprintf(stderr, "lectern train: --arch: %s\n", err.msg);
-            status = 2;
-            goto done;
-        }
-        lec_nn_net_init(net, o.seed);
         tc.batch = o.batch;
         tc.lr = o.lr;
         tc.seed = o.seed;
@@ -952,14 +937,21 @@ int lec_cmd_train(int argc, char **argv)
         }
         if (write_sidecar(sidecar, &rm))
             goto done;
-        fprintf(stderr,
-                "lectern train: new network: %zu parameters, %.1f MFLOP/sample forward; "
-                "window %dx%d px (staff space %g px), %d buckets%s, %d frames x %d bands; "
-                "normalisation score %.3f/%.3f spec %.3f/%.3f\n",
-                lec_nn_net_n_params(lec_train_net(tr)),
-                lec_nn_net_flops_forward(lec_train_net(tr)) / 1e6, a.score_w, a.score_h,
-                info.staff_space_px, ao.B, rm.outside ? " + outside" : "", a.spec_frames,
-                a.spec_bands, a.score_mean, a.score_std, a.spec_mean, a.spec_std);
+        if (o.init)
+            fprintf(stderr,
+                    "lectern train: starting from %s: %zu parameters, window %dx%d px (staff "
+                    "space %g px), %d buckets, %d frames x %d bands\n",
+                    o.init, lec_nn_net_n_params(lec_train_net(tr)), ao.W, ao.H,
+                    info.staff_space_px, ao.B, ao.frames, lec_dataset_n_bands(train));
+        else
+            fprintf(stderr,
+                    "lectern train: new network: %zu parameters, %.1f MFLOP/sample forward; "
+                    "window %dx%d px (staff space %g px), %d buckets%s, %d frames x %d bands; "
+                    "normalisation score %.3f/%.3f spec %.3f/%.3f\n",
+                    lec_nn_net_n_params(lec_train_net(tr)),
+                    lec_nn_net_flops_forward(lec_train_net(tr)) / 1e6, a.score_w, a.score_h,
+                    info.staff_space_px, ao.B, rm.outside ? " + outside" : "", a.spec_frames,
+                    a.spec_bands, a.score_mean, a.score_std, a.spec_mean, a.spec_std);
     }
 
     /* ---- train */

@@ -70,6 +70,16 @@ static double score_s(const char *bundle, size_t i)
     return v;
 }
 
+/* 1 if the file reads and contains needle. */
+static int file_has(const char *path, const char *needle)
+{
+    char *text = NULL;
+    size_t l = 0;
+    int ok = lec_read_file(path, 0, &text, &l, NULL) == LEC_OK && text && strstr(text, needle);
+    free(text);
+    return ok;
+}
+
 int main(void)
 {
     const char *scratch = lec_test_scratch_dir("test_corpus_annot");
@@ -260,13 +270,9 @@ int main(void)
         }
         lec_piece_destroy(p);
         /* reported: piece.json and the piece log */
-        char f[4600], *text = NULL;
-        size_t l = 0;
+        char f[4600];
         snprintf(f, sizeof f, "%s/piece.json", b3);
-        CHECK(lec_read_file(f, 0, &text, &l, NULL) == LEC_OK);
-        CHECK(text && strstr(text, "\"repeats\":\"as_printed\"") != NULL);
-        CHECK(text && strstr(text, "\"repeats_note\":\"repeats in ") != NULL);
-        free(text);
+        CHECK(file_has(f, "\"repeats\":\"as_printed\"") && file_has(f, "\"repeats_note\":\"repeats in "));
     }
     {
         char *text = NULL;
@@ -281,9 +287,7 @@ int main(void)
         free(text);
         /* a repeat in both staves is unfolded */
         snprintf(b3, sizeof b3, "%s/snip__mov1/piece.json", out);
-        CHECK(lec_read_file(b3, 0, &text, &l, NULL) == LEC_OK);
-        CHECK(text && strstr(text, "\"repeats\":\"unfolded\"") != NULL);
-        free(text);
+        CHECK(file_has(b3, "\"repeats\":\"unfolded\""));
     }
 
     /* two \book blocks: two output files, each with its own page 1 */
@@ -315,12 +319,9 @@ int main(void)
     {
         /* book 1 starts with a title page without music: its score is on the
          * book's second image (global page index 1), not the first */
-        char f[4600], *text = NULL;
-        size_t l = 0;
+        char f[4600];
         snprintf(f, sizeof f, "%s/books__mov1/piece.json", out);
-        CHECK(lec_read_file(f, 0, &text, &l, NULL) == LEC_OK);
-        CHECK(text && strstr(text, "\"engraved_page\":1") != NULL);
-        free(text);
+        CHECK(file_has(f, "\"engraved_page\":1"));
     }
     {
         /* the two bundles carry different page images (book 2's, not book 1's) */
