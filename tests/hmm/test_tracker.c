@@ -26,35 +26,8 @@
 #include "lec_metrics.h"
 #include "lec_simperf.h"
 #include "lec_test.h"
+#include "lec_test_alloc.h"
 #include "lec_tracker.h"
-
-/* ---- allocation counter (linked with -Wl,--wrap=malloc,...) ---- */
-void *__real_malloc(size_t n);
-void *__real_calloc(size_t n, size_t m);
-void *__real_realloc(void *p, size_t n);
-void __real_free(void *p);
-static long n_alloc = 0;
-void *__wrap_malloc(size_t n)
-{
-    n_alloc++;
-    return __real_malloc(n);
-}
-void *__wrap_calloc(size_t n, size_t m)
-{
-    n_alloc++;
-    return __real_calloc(n, m);
-}
-void *__wrap_realloc(void *p, size_t n)
-{
-    n_alloc++;
-    return __real_realloc(p, n);
-}
-void __wrap_free(void *p)
-{
-    if (p)
-        n_alloc++;
-    __real_free(p);
-}
 
 /* ---- the synthetic score: 6 systems of 1500 px, 3 per page, staff space
  * 10 px, a "bar" is 250 px; nominal speed 100 px/s (a bar in 2.5 s) ---- */
@@ -154,9 +127,9 @@ static void simulate(const scenario *sc, lec_tracker *t)
     for (int f = 0; f < R.n; f++) {
         int silent = truth_step(sc, sy, f, &x, &jumped);
         lec_simperf_frame(sy, x);
-        long a0 = n_alloc;
+        long a0 = lec_test_allocs();
         int n = lec_tracker_windows(t, x0, maxw);
-        R.allocs += n_alloc - a0;
+        R.allocs += lec_test_allocs() - a0;
         for (int i = 0; i < n; i++) {
             lec_simperf_softmax(sy, x0[i], x, !silent, probs + (size_t)i * B);
             if (x0[i] < R.win_min_x0)
@@ -165,9 +138,9 @@ static void simulate(const scenario *sc, lec_tracker *t)
                 R.win_max_x1 = x0[i] + 400;
         }
         lec_track_state st;
-        a0 = n_alloc;
+        a0 = lec_test_allocs();
         lec_status s = lec_tracker_update(t, probs, n, silent ? 0.0f : 1.0f, &st, &err);
-        R.allocs += n_alloc - a0;
+        R.allocs += lec_test_allocs() - a0;
         CHECK(s == LEC_OK);
         R.x_true[f] = x;
         R.x_est[f] = st.x_px;
@@ -760,9 +733,9 @@ static void simulate_global(const scenario *sc, lec_tracker *t)
     R.allocs = 0;
     for (int f = 0; f < R.n; f++) {
         int silent = truth_step(sc, sy, f, &x, &jumped);
-        long a0 = n_alloc;
+        long a0 = lec_test_allocs();
         int n = lec_tracker_windows(t, x0, maxw);
-        R.allocs += n_alloc - a0;
+        R.allocs += lec_test_allocs() - a0;
         float xf = g_unif() < g_net.p_false ? g_unif() * NS * SYS_W : -1e9f; /* a false bump */
         for (int i = 0; i < n; i++)
             for (int b = 0; b < B; b++) {
@@ -772,9 +745,9 @@ static void simulate_global(const scenario *sc, lec_tracker *t)
                                        (g_net.hub_sd > 0 ? g_net.hub_sd * hub_of(xc) : 0.0f);
             }
         lec_track_state st;
-        a0 = n_alloc;
+        a0 = lec_test_allocs();
         lec_status s = lec_tracker_update_logits(t, z, n, silent ? 0.0f : 1.0f, &st, &err);
-        R.allocs += n_alloc - a0;
+        R.allocs += lec_test_allocs() - a0;
         CHECK(s == LEC_OK);
         R.x_true[f] = x;
         R.x_est[f] = st.x_px;
