@@ -786,6 +786,18 @@ int lec_tracker_windows(lec_tracker *t, float *x0_out, int max)
 
 static double norm_cdf(double z) { return 0.5 * erfc(-z / M_SQRT2); }
 
+/* This frame's split of the mass: hold (p_hold, and all of it in silence),
+ * a small step back (p_back while playing, if back steps exist) and forward
+ * (the rest). */
+static void motion_split(const lec_tracker *t, float a, double *hold, double *back, double *fwd)
+{
+    *hold = t->cfg.p_hold + (1.0 - t->cfg.p_hold) * (1.0 - a);
+    *back = t->nb > 0 ? t->cfg.p_back * a : 0.0;
+    *fwd = 1.0 - *hold - *back;
+    if (*fwd < 0)
+        *fwd = 0;
+}
+
 /* Transition kernel for this frame (see README: hold + small step back +
  * forward displacement from the speed distribution). kern[j + nb] = P(move j cells). */
 static void build_kernel(lec_tracker *t, float a)
@@ -793,11 +805,8 @@ static void build_kernel(lec_tracker *t, float a)
     int nb = t->nb, nf = t->nf;
     float *k = t->kern;
     memset(k, 0, (size_t)(nb + nf + 1) * sizeof *k);
-    double hold = t->cfg.p_hold + (1.0 - t->cfg.p_hold) * (1.0 - a);
-    double back = nb > 0 ? t->cfg.p_back * a : 0.0;
-    double fwd = 1.0 - hold - back;
-    if (fwd < 0)
-        fwd = 0;
+    double hold, back, fwd;
+    motion_split(t, a, &hold, &back, &fwd);
     k[nb] += (float)hold;
     for (int j = 1; j <= nb; j++)
         k[nb - j] += (float)(back / nb);
@@ -891,11 +900,8 @@ static void predict(lec_tracker *t, float pj)
 static void predict_tempo(lec_tracker *t, float a, float pj)
 {
     const int N = t->N, K = t->K, nb = t->nb;
-    double hold = t->cfg.p_hold + (1.0 - t->cfg.p_hold) * (1.0 - a);
-    double back = nb > 0 ? t->cfg.p_back * a : 0.0;
-    double fwd = 1.0 - hold - back;
-    if (fwd < 0)
-        fwd = 0;
+    double hold, back, fwd;
+    motion_split(t, a, &hold, &back, &fwd);
     const float keep = 1.0f - pj, add = pj / ((float)N * (float)K);
     for (int k = 0; k < K; k++) {
         const float *in = t->lay + (size_t)k * N;
