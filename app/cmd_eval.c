@@ -364,6 +364,17 @@ static void print_row(const char *name, size_t n_ev, const double *w, double med
            n_ev, w[0], w[1], w[2], w[3], w[4], med, px, end, lost, jump, r);
 }
 
+/* The network in the follower's feed: of n windows holding the truth, hit
+ * with the arg-max bucket right, hit1 within +-1. */
+static cJSON *network_json(int64_t n, int64_t hit, int64_t hit1)
+{
+    cJSON *nj = cJSON_CreateObject();
+    cJSON_AddNumberToObject(nj, "windows_holding_truth", (double)n);
+    cJSON_AddNumberToObject(nj, "bucket_accuracy", (double)hit / (double)n);
+    cJSON_AddNumberToObject(nj, "within_1_bucket", (double)hit1 / (double)n);
+    return nj;
+}
+
 /* Table and JSON for the tasks with jump == jumps. Returns the JSON object. */
 static cJSON *report(eval_ctx *c, int jumps, int *n_failed)
 {
@@ -432,11 +443,7 @@ static cJSON *report(eval_ctx *c, int jumps, int *n_failed)
             cJSON_AddItemToObject(pj, "jump", jj);
         }
         if (t->net_in) {
-            cJSON *nj = cJSON_CreateObject();
-            cJSON_AddNumberToObject(nj, "windows_holding_truth", (double)t->net_in);
-            cJSON_AddNumberToObject(nj, "bucket_accuracy", (double)t->net_hit / (double)t->net_in);
-            cJSON_AddNumberToObject(nj, "within_1_bucket", (double)t->net_hit1 / (double)t->net_in);
-            cJSON_AddItemToObject(pj, "network", nj);
+            cJSON_AddItemToObject(pj, "network", network_json(t->net_in, t->net_hit, t->net_hit1));
         }
         net_in += t->net_in;
         net_hit += t->net_hit;
@@ -485,11 +492,7 @@ static cJSON *report(eval_ctx *c, int jumps, int *n_failed)
                "someone played; arg-max bucket right %.3f, within +-1 %.3f (chance %.3f / %.3f)\n",
                (long long)net_in, (double)net_hit / (double)net_in,
                (double)net_hit1 / (double)net_in, 1.0 / B, 3.0 / B);
-        cJSON *nj = cJSON_CreateObject();
-        cJSON_AddNumberToObject(nj, "windows_holding_truth", (double)net_in);
-        cJSON_AddNumberToObject(nj, "bucket_accuracy", (double)net_hit / (double)net_in);
-        cJSON_AddNumberToObject(nj, "within_1_bucket", (double)net_hit1 / (double)net_in);
-        cJSON_AddItemToObject(o, "network", nj);
+        cJSON_AddItemToObject(o, "network", network_json(net_in, net_hit, net_hit1));
     }
     if (kk) {
         lec_cost_stats cs;
